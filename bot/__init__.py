@@ -1,0 +1,1 @@
+"""trustloop: a Slack bot that keeps account teams honest about customer trust."""

@@ -1,0 +1,48 @@
+"""Every action_id, callback_id and block_id the bot uses, in one place."""
+
+from __future__ import annotations
+
+import re
+
+# Check-in buttons (DM and App Home). Rating buttons are RATE_CHECKIN + "_<n>".
+RATE_CHECKIN = "checkin_rate"
+RATE_CHECKIN_PATTERN = re.compile(r"^checkin_rate_[1-5]$")
+CHECKIN_DETAILS = "checkin_details"
+SKIP_CHECKIN = "checkin_skip"
+CHECKIN_ACTIONS_BLOCK = "checkin_actions"
+
+# Unknown-account suggestions after /checkin.
+PICK_ACCOUNT = "checkin_pick_account"
+PICK_ACCOUNT_PATTERN = re.compile(r"^checkin_pick_account(_\d+)?$")
+CREATE_ACCOUNT = "checkin_create_account"
+SUGGEST_BLOCK = "account_suggestions"
+
+# Check-in modal (answer with details).
+CHECKIN_MODAL = "checkin_modal"
+RATING_BLOCK = "rating"
+RATING_INPUT = "rating_input"
+DIRECTION_BLOCK = "direction"
+DIRECTION_INPUT = "direction_input"
+STAGE_BLOCK = "stage"
+STAGE_INPUT = "stage_input"
+CONCERN_BLOCK = "concern"
+CONCERN_INPUT = "concern_input"
+
+# /checkin with no text: log an interaction.
+NEW_INTERACTION_MODAL = "interaction_modal"
+ACCOUNT_BLOCK = "account"
+ACCOUNT_SELECT = "account_select"
+KIND_BLOCK = "kind"
+KIND_INPUT = "kind_input"
+PARTICIPANTS_BLOCK = "participants"
+PARTICIPANTS_INPUT = "participants_input"
+NOTE_BLOCK = "note"
+NOTE_INPUT = "note_input"
+
+# Away.
+AWAY_OPEN = "away_open"
+AWAY_BACK = "away_back"
+AWAY_MODAL = "away_modal"
+AWAY_DATE_BLOCK = "away_until"
+AWAY_DATE_INPUT = "away_until_input"
+HOME_AWAY_BLOCK = "home_away"

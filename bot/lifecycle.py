@@ -1,0 +1,56 @@
+"""Opening and closing what the bot runs on: database, Slack client, scheduler, runner."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from bot.app import build_app
+from bot.config import Settings
+from bot.runner import HttpRunner, SocketModeRunner
+from bot.scheduler import start_scheduler
+from bot.services import Services
+from bot.slack import build_client
+from storage import db
+
+log = logging.getLogger(__name__)
+
+
+@asynccontextmanager
+async def open_services(settings: Settings) -> AsyncIterator[Services]:
+    """Open the database (migrated) and the Slack client; close them in reverse."""
+    engine = db.create_engine(settings.database_url)
+    try:
+        await db.upgrade(engine)
+        token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
+        client = build_client(token, settings.slack_api_url)
+        yield Services(engine=engine, client=client, settings=settings)
+    finally:
+        await engine.dispose()
+
+
+async def serve(settings: Settings, stop: asyncio.Event) -> None:
+    """Run the bot until `stop` is set: database, scheduler, then the runner."""
+    async with open_services(settings) as svc:
+        secret = (
+            settings.slack_signing_secret.get_secret_value()
+            if settings.slack_signing_secret
+            else None
+        )
+        app = build_app(svc, signing_secret=secret, socket_mode=settings.socket_mode)
+        scheduler = start_scheduler(svc, interval_seconds=settings.tick_interval_seconds)
+        runner: HttpRunner | SocketModeRunner
+        if settings.socket_mode:
+            assert settings.slack_app_token is not None
+            runner = SocketModeRunner(app, settings.slack_app_token.get_secret_value())
+        else:
+            runner = HttpRunner(app, svc.engine, host=settings.host, port=settings.port)
+        try:
+            await runner.start()
+            await stop.wait()
+        finally:
+            await runner.close()
+            scheduler.shutdown(wait=False)
+            log.info("stopped")

@@ -1,0 +1,186 @@
+"""Modal submissions (check-in details, new interaction, away) and the account search."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
+
+from bot import blocks, ids
+from bot.dates import day_end
+from bot.text import truncate
+from bot.vocab import DIRECTIONS, KINDS, STAGES
+from handlers.common import int_value, metadata, services, team_of
+
+MAX_TEXT = 3000
+
+
+def _state(view: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    values = (view.get("state") or {}).get("values") or {}
+    return values if isinstance(values, dict) else {}
+
+
+def _input(view: dict[str, Any], block_id: str, action_id: str) -> dict[str, Any]:
+    return (_state(view).get(block_id) or {}).get(action_id) or {}
+
+
+def _selected(view: dict[str, Any], block_id: str, action_id: str) -> str | None:
+    option = _input(view, block_id, action_id).get("selected_option") or {}
+    value = option.get("value")
+    return str(value) if value is not None else None
+
+
+def _text(view: dict[str, Any], block_id: str, action_id: str) -> str:
+    return str(_input(view, block_id, action_id).get("value") or "").strip()
+
+
+async def handle_checkin_submission(
+    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], context: AsyncBoltContext
+) -> None:
+    """Save a check-in answer with details; the modal closes only once it is stored."""
+    svc = services(context)
+    team_id, user_id = team_of(body), body["user"]["id"]
+    checkin_id = int_value(metadata(view).get("c"))
+    rating_raw = _selected(view, ids.RATING_BLOCK, ids.RATING_INPUT)
+    direction = _selected(view, ids.DIRECTION_BLOCK, ids.DIRECTION_INPUT)
+    stage = _selected(view, ids.STAGE_BLOCK, ids.STAGE_INPUT)
+    concern = _text(view, ids.CONCERN_BLOCK, ids.CONCERN_INPUT)
+    errors: dict[str, str] = {}
+    if rating_raw not in {"1", "2", "3", "4", "5"}:
+        errors[ids.RATING_BLOCK] = "Pick a rating from 1 (eroding) to 5 (strong)."
+    if direction is not None and direction not in DIRECTIONS:
+        errors[ids.DIRECTION_BLOCK] = "Pick better, same or worse."
+    if stage is not None and stage not in STAGES:
+        errors[ids.STAGE_BLOCK] = "Pick one of the five stages."
+    if len(concern) > MAX_TEXT:
+        errors[ids.CONCERN_BLOCK] = f"Keep it under {MAX_TEXT} characters."
+    if checkin_id is None:
+        errors[ids.RATING_BLOCK] = "This form lost track of its check-in; open it again."
+    if errors:
+        await ack(response_action="errors", errors=errors)
+        return
+    assert checkin_id is not None and rating_raw is not None
+    outcome = await svc.answer(
+        team_id=team_id,
+        user_id=user_id,
+        checkin_id=checkin_id,
+        rating=int(rating_raw),
+        direction=direction,
+        stage=stage,
+        concern=concern or None,
+        now=svc.now(),
+    )
+    if outcome.status == "saved":
+        await ack()
+        await svc.publish_home(team_id=team_id, user_id=user_id, now=svc.now())
+        return
+    if outcome.status == "already" and outcome.detail is not None:
+        text = "You had already answered, so nothing changed.\n" + blocks.describe_answer(
+            outcome.detail
+        )
+    elif outcome.status == "not_yours":
+        text = "That check-in isn't yours to answer."
+    else:
+        text = "I couldn't find that check-in."
+    await ack(response_action="update", view=blocks.build_notice("Trust check-in", text))
+
+
+async def handle_interaction_submission(
+    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], context: AsyncBoltContext
+) -> None:
+    """Log an interaction from the /checkin form, then turn the form into your check-in."""
+    svc = services(context)
+    team_id, user_id = team_of(body), body["user"]["id"]
+    account_id = int_value(_selected(view, ids.ACCOUNT_BLOCK, ids.ACCOUNT_SELECT))
+    kind = _selected(view, ids.KIND_BLOCK, ids.KIND_INPUT) or "meeting"
+    participants = (
+        _input(view, ids.PARTICIPANTS_BLOCK, ids.PARTICIPANTS_INPUT).get("selected_users") or []
+    )
+    note = _text(view, ids.NOTE_BLOCK, ids.NOTE_INPUT)
+    account = await svc.account(team_id=team_id, account_id=account_id) if account_id else None
+    errors: dict[str, str] = {}
+    if account is None:
+        errors[ids.ACCOUNT_BLOCK] = "Pick an account (create one with `/trust account add`)."
+    if kind not in KINDS:
+        errors[ids.KIND_BLOCK] = "Pick a kind from the list."
+    if len(note) > MAX_TEXT:
+        errors[ids.NOTE_BLOCK] = f"Keep the note under {MAX_TEXT} characters."
+    if errors:
+        await ack(response_action="errors", errors=errors)
+        return
+    assert account is not None
+    now = svc.now()
+    logged = await svc.log_interaction(
+        team_id=team_id,
+        logged_by=user_id,
+        account=account,
+        kind=kind,
+        note=note,
+        source="slash_command",
+        now=now,
+    )
+    if logged.own is not None:
+        await ack(
+            response_action="update",
+            view=blocks.build_checkin_modal(
+                logged.own, metadata=blocks.checkin_metadata(logged.own.checkin.id, None, None)
+            ),
+        )
+    else:
+        await ack(
+            response_action="update",
+            view=blocks.build_notice(
+                "Logged", f"Logged the {kind}. You're away, so no check-in for you."
+            ),
+        )
+    await svc.invite(
+        team_id=team_id,
+        interaction=logged.interaction,
+        participants=[str(u) for u in participants],
+        now=now,
+    )
+
+
+async def handle_away_submission(
+    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], context: AsyncBoltContext
+) -> None:
+    """Pause check-ins until the end of the picked day (in the user's timezone)."""
+    svc = services(context)
+    team_id, user_id = team_of(body), body["user"]["id"]
+    now = svc.now()
+    raw = str(_input(view, ids.AWAY_DATE_BLOCK, ids.AWAY_DATE_INPUT).get("selected_date") or "")
+    tz = await svc.user_zone(team_id=team_id, user_id=user_id, now=now)
+    try:
+        last_day = date.fromisoformat(raw)
+    except ValueError:
+        await ack(response_action="errors", errors={ids.AWAY_DATE_BLOCK: "Pick a date."})
+        return
+    if last_day < now.astimezone(tz).date():
+        await ack(
+            response_action="errors",
+            errors={ids.AWAY_DATE_BLOCK: "That day has passed; pick today or a later day."},
+        )
+        return
+    await svc.set_away(team_id=team_id, user_id=user_id, until=day_end(last_day, tz), now=now)
+    await ack()
+    await svc.publish_home(team_id=team_id, user_id=user_id, now=now)
+
+
+async def handle_account_options(
+    ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext
+) -> None:
+    """Options for the searchable account select."""
+    svc = services(context)
+    query = truncate(str(body.get("value") or ""), 80)
+    found = await svc.search_accounts(team_id=team_of(body), query=query)
+    await ack(options=blocks.account_options(found))
+
+
+def register(app: AsyncApp) -> None:
+    """Register modal submissions and the account search."""
+    app.view(ids.CHECKIN_MODAL)(handle_checkin_submission)
+    app.view(ids.NEW_INTERACTION_MODAL)(handle_interaction_submission)
+    app.view(ids.AWAY_MODAL)(handle_away_submission)
+    app.options(ids.ACCOUNT_SELECT)(handle_account_options)

@@ -1,0 +1,114 @@
+"""Frozen dataclasses that query functions return (never raw rows)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+
+@dataclass(frozen=True)
+class Account:
+    """A customer relationship."""
+
+    id: int
+    team_id: str
+    name: str
+    tier: str
+    yearly_value: Decimal | None
+    owner_id: str | None
+    created_by: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Interaction:
+    """One contact with an account."""
+
+    id: int
+    team_id: str
+    account_id: int
+    kind: str
+    occurred_at: datetime
+    logged_by: str
+    note: str
+    source: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class CheckIn:
+    """One question to one team member about one interaction, with its answer."""
+
+    id: int
+    team_id: str
+    interaction_id: int
+    user_id: str
+    status: str
+    created_at: datetime
+    remind_at: datetime | None
+    expires_at: datetime
+    rating: int | None
+    direction: str | None
+    stage: str | None
+    concern: str | None
+    answered_at: datetime | None
+    reminded_at: datetime | None
+    closed_at: datetime | None
+    dm_channel: str | None
+    dm_ts: str | None
+    reminder_ts: str | None
+    delivery_error: str | None
+    delivery_attempts: int
+
+
+@dataclass(frozen=True)
+class CheckInDetail:
+    """A check-in with what a message about it needs: account and interaction."""
+
+    checkin: CheckIn
+    account_id: int
+    account_name: str
+    kind: str
+    occurred_at: datetime
+    logged_by: str
+    note: str
+
+
+@dataclass(frozen=True)
+class SlackUser:
+    """What we cache of a Slack user from users.info."""
+
+    team_id: str
+    user_id: str
+    name: str
+    tz: str | None
+    is_bot: bool
+    deleted: bool
+    is_admin: bool
+    fetched_at: datetime
+
+
+@dataclass(frozen=True)
+class AwayPeriod:
+    """A span during which a user gets no check-ins or reminders."""
+
+    id: int
+    team_id: str
+    user_id: str
+    starts_at: datetime
+    ends_at: datetime
+    ended_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A command waiting on the user's choice (e.g. which account they meant)."""
+
+    id: int
+    team_id: str
+    user_id: str
+    kind: str
+    payload: str
+    created_at: datetime
+    used_at: datetime | None

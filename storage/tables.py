@@ -1,0 +1,156 @@
+"""SQLAlchemy Core tables. Every row carries the Slack team id it belongs to."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores aware datetimes as UTC and always returns aware UTC datetimes."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use aware datetimes")
+        value = value.astimezone(UTC)
+        # SQLite has no timezone type: store naive UTC so string comparisons order correctly.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+TEAM = 32  # Slack ids are short; generous bound
+USER = 32
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("team_id", String(TEAM), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("name_key", String(200), nullable=False),
+    Column("tier", String(1), nullable=False, server_default="B"),
+    Column("yearly_value", Numeric(16, 2), nullable=True),
+    Column("owner_id", String(USER), nullable=True),
+    Column("created_by", String(USER), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("team_id", "name_key", name="uq_accounts_team_name"),
+)
+
+interactions = Table(
+    "interactions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("team_id", String(TEAM), nullable=False),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("occurred_at", UTCDateTime(), nullable=False),
+    Column("logged_by", String(USER), nullable=False),
+    Column("note", Text, nullable=False, server_default=""),
+    Column("source", String(16), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index("ix_interactions_team_account_when", "team_id", "account_id", "occurred_at"),
+)
+
+checkins = Table(
+    "checkins",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("team_id", String(TEAM), nullable=False),
+    Column("interaction_id", Integer, ForeignKey("interactions.id"), nullable=False),
+    Column("user_id", String(USER), nullable=False),
+    # pending | answered | skipped | expired | away
+    Column("status", String(16), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("remind_at", UTCDateTime(), nullable=True),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("rating", Integer, nullable=True),
+    Column("direction", String(8), nullable=True),
+    Column("stage", String(24), nullable=True),
+    Column("concern", Text, nullable=True),
+    Column("answered_at", UTCDateTime(), nullable=True),
+    Column("reminded_at", UTCDateTime(), nullable=True),
+    Column("closed_at", UTCDateTime(), nullable=True),
+    Column("dm_channel", String(32), nullable=True),
+    Column("dm_ts", String(32), nullable=True),
+    Column("reminder_ts", String(32), nullable=True),
+    Column("delivery_error", String(200), nullable=True),
+    Column("delivery_attempts", Integer, nullable=False, server_default="0"),
+    UniqueConstraint("interaction_id", "user_id", name="uq_checkins_interaction_user"),
+    Index("ix_checkins_team_user_status", "team_id", "user_id", "status"),
+    Index("ix_checkins_status_remind", "status", "remind_at"),
+    Index("ix_checkins_status_expires", "status", "expires_at"),
+)
+
+slack_users = Table(
+    "slack_users",
+    metadata,
+    Column("team_id", String(TEAM), primary_key=True),
+    Column("user_id", String(USER), primary_key=True),
+    Column("name", String(200), nullable=False, server_default=""),
+    Column("tz", String(64), nullable=True),
+    Column("is_bot", Integer, nullable=False, server_default="0"),
+    Column("deleted", Integer, nullable=False, server_default="0"),
+    Column("is_admin", Integer, nullable=False, server_default="0"),
+    Column("fetched_at", UTCDateTime(), nullable=False),
+)
+
+away_periods = Table(
+    "away_periods",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("team_id", String(TEAM), nullable=False),
+    Column("user_id", String(USER), nullable=False),
+    Column("starts_at", UTCDateTime(), nullable=False),
+    Column("ends_at", UTCDateTime(), nullable=False),
+    Column("ended_at", UTCDateTime(), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index("ix_away_team_user", "team_id", "user_id", "ends_at"),
+)
+
+drafts = Table(
+    "drafts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("team_id", String(TEAM), nullable=False),
+    Column("user_id", String(USER), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("used_at", UTCDateTime(), nullable=True),
+)
