@@ -13,13 +13,9 @@ from slack_bolt.response import BoltResponse
 
 import handlers
 from bot.services import Services
+from handlers.guard import SORRY
 
 log = logging.getLogger(__name__)
-
-SORRY = (
-    "Sorry, something went wrong on our side and that didn't go through. "
-    "Nothing was half-saved; please try again in a moment."
-)
 
 
 def build_app(svc: Services, *, signing_secret: str | None, socket_mode: bool = False) -> AsyncApp:

@@ -14,6 +14,7 @@ from bot.services import AnswerOutcome, Services
 from bot.text import escape
 from handlers.common import int_value, services, team_of, tell
 from handlers.flows import start_checkin
+from handlers.guard import guarded
 from storage.queries import DuplicateAccountError
 
 ALREADY = "You already answered this check-in, so nothing changed. {answer}"
@@ -211,8 +212,8 @@ async def handle_create_account(
 
 def register(app: AsyncApp) -> None:
     """Register the button listeners."""
-    app.action(ids.RATE_CHECKIN_PATTERN)(handle_rate_checkin)
-    app.action(ids.SKIP_CHECKIN)(handle_skip_checkin)
-    app.action(ids.CHECKIN_DETAILS)(handle_checkin_details)
-    app.action(ids.PICK_ACCOUNT_PATTERN)(handle_pick_account)
-    app.action(ids.CREATE_ACCOUNT)(handle_create_account)
+    app.action(ids.RATE_CHECKIN_PATTERN)(guarded(handle_rate_checkin))
+    app.action(ids.SKIP_CHECKIN)(guarded(handle_skip_checkin))
+    app.action(ids.CHECKIN_DETAILS)(guarded(handle_checkin_details))
+    app.action(ids.PICK_ACCOUNT_PATTERN)(guarded(handle_pick_account))
+    app.action(ids.CREATE_ACCOUNT)(guarded(handle_create_account))

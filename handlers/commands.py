@@ -24,6 +24,7 @@ from bot.parsing import (
 from bot.text import escape
 from handlers.common import services
 from handlers.flows import start_checkin
+from handlers.guard import guarded
 from storage.queries import DuplicateAccountError, name_key
 
 log = logging.getLogger(__name__)
@@ -160,5 +161,5 @@ async def _add_account(svc: Any, team_id: str, user_id: str, cmd: AccountAdd) ->
 
 def register(app: AsyncApp) -> None:
     """Register the slash commands."""
-    app.command("/checkin")(handle_checkin_command)
-    app.command("/trust")(handle_trust_command)
+    app.command("/checkin")(guarded(handle_checkin_command))
+    app.command("/trust")(guarded(handle_trust_command))

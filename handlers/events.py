@@ -8,6 +8,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 
 from handlers.common import services, team_of
+from handlers.guard import guarded
 
 
 async def handle_app_home_opened(
@@ -22,4 +23,4 @@ async def handle_app_home_opened(
 
 def register(app: AsyncApp) -> None:
     """Register event listeners."""
-    app.event("app_home_opened")(handle_app_home_opened)
+    app.event("app_home_opened")(guarded(handle_app_home_opened))

@@ -9,6 +9,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 
 from bot import blocks, ids
 from handlers.common import services, team_of
+from handlers.guard import guarded
 
 
 async def handle_away_open(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
@@ -35,5 +36,5 @@ async def handle_away_back(ack: AsyncAck, body: dict[str, Any], context: AsyncBo
 
 def register(app: AsyncApp) -> None:
     """Register the App Home buttons."""
-    app.action(ids.AWAY_OPEN)(handle_away_open)
-    app.action(ids.AWAY_BACK)(handle_away_back)
+    app.action(ids.AWAY_OPEN)(guarded(handle_away_open))
+    app.action(ids.AWAY_BACK)(guarded(handle_away_back))

@@ -13,6 +13,7 @@ from bot.dates import day_end
 from bot.text import truncate
 from bot.vocab import DIRECTIONS, KINDS, STAGES
 from handlers.common import int_value, metadata, services, team_of
+from handlers.guard import guarded
 
 MAX_TEXT = 3000
 
@@ -180,7 +181,7 @@ async def handle_account_options(
 
 def register(app: AsyncApp) -> None:
     """Register modal submissions and the account search."""
-    app.view(ids.CHECKIN_MODAL)(handle_checkin_submission)
-    app.view(ids.NEW_INTERACTION_MODAL)(handle_interaction_submission)
-    app.view(ids.AWAY_MODAL)(handle_away_submission)
-    app.options(ids.ACCOUNT_SELECT)(handle_account_options)
+    app.view(ids.CHECKIN_MODAL)(guarded(handle_checkin_submission))
+    app.view(ids.NEW_INTERACTION_MODAL)(guarded(handle_interaction_submission))
+    app.view(ids.AWAY_MODAL)(guarded(handle_away_submission))
+    app.options(ids.ACCOUNT_SELECT)(guarded(handle_account_options))
