@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from bot import ids
@@ -64,6 +64,11 @@ def slack_day(day: date) -> str:
     return day.strftime("%a %-d %b %Y")
 
 
+def last_day_away(away: AwayPeriod) -> str:
+    """The last day of an away period (it ends at the next local midnight)."""
+    return slack_date(away.ends_at - timedelta(seconds=1))
+
+
 def mention(user_id: str) -> str:
     """A user mention; ids come from Slack, never from free text."""
     return f"<@{user_id}>"
@@ -111,7 +116,9 @@ def _about(d: CheckInDetail) -> str:
 
 def checkin_fallback(d: CheckInDetail) -> str:
     """Notification text for a check-in message."""
-    return f"Trust check-in: {d.account_name} ({d.kind}, {d.occurred_at.date().isoformat()})"
+    return (
+        f"Trust check-in: {escape(d.account_name)} ({d.kind}, {d.occurred_at.date().isoformat()})"
+    )
 
 
 def _note_context(d: CheckInDetail) -> list[Block]:
@@ -345,7 +352,7 @@ def build_home(
                 "type": "section",
                 "block_id": ids.HOME_AWAY_BLOCK,
                 "text": _mrkdwn(
-                    f":palm_tree: You are away until {slack_date(away.ends_at)}: "
+                    f":palm_tree: You are away until {last_day_away(away)}: "
                     "no check-ins or reminders until then."
                 ),
                 "accessory": _button("I'm back", ids.AWAY_BACK, "back"),

@@ -61,6 +61,6 @@ def zone(name: str | None, default: str = "UTC") -> ZoneInfo:
         if candidate:
             try:
                 return ZoneInfo(candidate)
-            except (KeyError, ValueError):
+            except (KeyError, ValueError, OSError):  # OSError: directory or overlong names
                 continue
     return ZoneInfo("UTC")

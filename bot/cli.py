@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.config import Settings, SettingsError, load_settings
+from bot.runner import StartupError
 
 
 def _parse_now(raw: str) -> datetime:
@@ -120,6 +121,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"trustloop: {exc}", file=sys.stderr)
         return 2
+    except StartupError as exc:
+        print(f"trustloop: {exc}", file=sys.stderr)
+        return 1
     except (FileNotFoundError, ValueError, OSError) as exc:
         print(f"trustloop: {exc}", file=sys.stderr)
         return 1

@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     tick_interval_seconds: int = Field(default=60, ge=5)
     log_level: str = "INFO"
 
+    @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # `SLACK_APP_TOKEN=` in a .env template means "not set", not "Socket Mode".
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("slack_api_url")
     @classmethod
     def _api_url_slash(cls, value: str) -> str:

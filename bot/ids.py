@@ -46,3 +46,37 @@ AWAY_MODAL = "away_modal"
 AWAY_DATE_BLOCK = "away_until"
 AWAY_DATE_INPUT = "away_until_input"
 HOME_AWAY_BLOCK = "home_away"
+
+# Promise buttons (confirmation, list, reminders, App Home); the value is the promise id.
+PROMISE_KEPT = "promise_kept"
+PROMISE_RENEGOTIATE = "promise_renegotiate"
+PROMISE_BROKEN = "promise_broken"
+PROMISE_CANCEL = "promise_cancel"
+PROMISE_EDIT = "promise_edit"
+PROMISE_ACTIONS_BLOCK = "promise_actions"
+PICK_PROMISE_ACCOUNT = "promise_pick_account"
+PICK_PROMISE_ACCOUNT_PATTERN = re.compile(r"^promise_pick_account(_\d+)?$")
+CREATE_PROMISE_ACCOUNT = "promise_create_account"
+
+# Promise modals.
+PROMISE_MODAL = "promise_modal"
+PROMISE_EDIT_MODAL = "promise_edit_modal"
+RENEGOTIATE_MODAL = "promise_renegotiate_modal"
+CANCEL_MODAL = "promise_cancel_modal"
+WHAT_BLOCK = "promise_what"
+WHAT_INPUT = "promise_what_input"
+OWNER_BLOCK = "promise_owner"
+OWNER_INPUT = "promise_owner_input"
+DUE_BLOCK = "promise_due"
+DUE_INPUT = "promise_due_input"
+PROMISE_ACCOUNT_BLOCK = "promise_account"
+TOLD_BLOCK = "promise_told"
+TOLD_INPUT = "promise_told_input"
+REASON_BLOCK = "promise_reason"
+REASON_INPUT = "promise_reason_input"
+INTERACTION_BLOCK = "promise_interaction"
+INTERACTION_INPUT = "promise_interaction_input"
+
+# The "promises made" part of the check-in modal.
+PROMISES_MADE_BLOCK = "promises_made"
+PROMISES_MADE_INPUT = "promises_made_input"

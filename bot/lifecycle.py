@@ -48,8 +48,19 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         else:
             runner = HttpRunner(app, svc.engine, host=settings.host, port=settings.port)
         try:
-            await runner.start()
-            await stop.wait()
+            # Connecting can hang on retries; a stop request must still end it.
+            starting = asyncio.create_task(runner.start())
+            stopping = asyncio.create_task(stop.wait())
+            done, _ = await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if starting not in done:
+                starting.cancel()
+            else:
+                try:
+                    starting.result()
+                except BaseException:
+                    stopping.cancel()
+                    raise
+                await stopping
         finally:
             await runner.close()
             scheduler.shutdown(wait=False)

@@ -8,7 +8,7 @@ import re
 import sys
 from typing import Any
 
-SECRET = re.compile(r"(xox[abposr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+)")
+SECRET = re.compile(r"(xox[a-z]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+)")
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
 
@@ -34,14 +34,19 @@ class JsonFormatter(logging.Formatter):
             "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": redact(record.getMessage(), self.secrets),
         }
         for key, value in record.__dict__.items():
             if key not in _STANDARD and not key.startswith("_"):
-                data[key] = value if isinstance(value, int | float | bool) else str(value)
+                data[key] = (
+                    value
+                    if isinstance(value, int | float | bool)
+                    else redact(str(value), self.secrets)
+                )
         if record.exc_info:
-            data["exc"] = self.formatException(record.exc_info)
-        return redact(json.dumps(data, ensure_ascii=False), self.secrets)
+            data["exc"] = redact(self.formatException(record.exc_info), self.secrets)
+        # Redact values before encoding: JSON escaping would hide secrets with quotes.
+        return json.dumps(data, ensure_ascii=False)
 
 
 def setup_logging(level: str = "INFO", secrets: tuple[str, ...] = ()) -> None:

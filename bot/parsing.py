@@ -163,8 +163,8 @@ def parse_trust(text: str) -> TrustCommand:
         return parse_account_add(words[2] if len(words) > 2 else "")
     if head == "away":
         rest = text.strip()[len(words[0]) :].strip()
-        if rest.casefold().startswith("until "):
-            rest = rest[6:].strip()
+        if rest.casefold() == "until" or rest.casefold().startswith("until "):
+            rest = rest[5:].strip()
         if not rest:
             raise CommandError("Away until when?\n" + AWAY_USAGE)
         return Away(until_text=unescape(rest))
@@ -236,7 +236,7 @@ def parse_checkin(text: str, known_accounts: Iterable[str]) -> CheckinCommand:
         rest = rest[1:]
     note = readable(" ".join(rest))
     return CheckinCommand(
-        account_name=readable(name) if quoted is None else name,
+        account_name=name,
         kind=kind,
         participants=tuple(participants),
         note=note,

@@ -8,6 +8,7 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -58,14 +59,26 @@ class HttpRunner:
         await self.runner.cleanup()
 
 
+class StartupError(Exception):
+    """The runner cannot start; the message names what to fix."""
+
+
 class SocketModeRunner:
     """Receives Slack requests over a Socket Mode WebSocket."""
 
     def __init__(self, app: AsyncApp, app_token: str):
+        self.app_token = app_token
         self.handler = AsyncSocketModeHandler(app, app_token)
 
     async def start(self) -> None:
-        """Connect to Slack."""
+        """Check the app token once (the SDK would retry a refused one forever), then connect."""
+        client = self.handler.client
+        try:
+            # The SDK connects to a URL it already holds, so this one call is not wasted.
+            client.wss_uri = await client.issue_new_wss_url()
+        except SlackApiError as exc:
+            error = exc.response.get("error") if exc.response is not None else "error"
+            raise StartupError(f"SLACK_APP_TOKEN was refused by Slack ({error}).") from None
         await self.handler.connect_async()
         log.info("connected in Socket Mode")
 

@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 
 async def _error(ack: AsyncAck, message: str) -> None:
+    # Parse errors echo what the user typed: escape it so it can never ping or link.
+    message = escape(message)
     await ack(response_type="ephemeral", text=message, blocks=blocks.build_error(message))
 
 
@@ -109,7 +111,7 @@ async def handle_trust_command(
                 team_id=team_id, user_id=user_id, until=day_end(last_day, tz), now=now
             )
             message = (
-                f":palm_tree: You're away until the end of {blocks.slack_date(away.ends_at)}"
+                f":palm_tree: You're away until the end of {blocks.last_day_away(away)}"
                 " — no check-ins or reminders until then. `/trust back` ends it early."
             )
             await svc.publish_home(team_id=team_id, user_id=user_id, now=now)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 
@@ -112,3 +112,73 @@ class Draft:
     payload: str
     created_at: datetime
     used_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Promise:
+    """Something promised to an account, with its current state."""
+
+    id: int
+    team_id: str
+    account_id: int
+    interaction_id: int | None
+    text: str
+    owner_id: str
+    created_by: str
+    due_date: date
+    status: str
+    created_at: datetime
+    since_at: datetime
+    closed_at: datetime | None
+    kept_on_time: bool | None
+    renegotiations: int
+    reminder_seq: int
+    last_reminded_at: datetime | None
+
+
+@dataclass(frozen=True)
+class PromiseDetail:
+    """A promise with what a message about it needs."""
+
+    promise: Promise
+    account_name: str
+    account_owner_id: str | None
+
+
+@dataclass(frozen=True)
+class PromiseEvent:
+    """One change of a promise: who, when, old and new values."""
+
+    id: int
+    team_id: str
+    promise_id: int
+    actor_id: str
+    at: datetime
+    kind: str
+    old_status: str | None
+    new_status: str | None
+    old_due_date: date | None
+    new_due_date: date | None
+    customer_told: bool | None
+    in_time: bool | None
+    note: str | None
+
+
+@dataclass(frozen=True)
+class PromiseFigures:
+    """How promises went for one account or person over a window."""
+
+    made: int = 0
+    kept_on_time: int = 0
+    kept_late: int = 0
+    renegotiated_in_time: int = 0
+    renegotiated_late: int = 0
+    broken: int = 0
+    cancelled: int = 0
+    overdue: int = 0
+
+    @property
+    def kept_on_time_rate(self) -> float | None:
+        """Kept on time over all promises resolved as kept or broken (None if none were)."""
+        resolved = self.kept_on_time + self.kept_late + self.broken
+        return self.kept_on_time / resolved if resolved else None

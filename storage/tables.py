@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -153,4 +154,51 @@ drafts = Table(
     Column("payload", Text, nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("used_at", UTCDateTime(), nullable=True),
+)
+
+promises = Table(
+    "promises",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("team_id", String(TEAM), nullable=False),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("interaction_id", Integer, ForeignKey("interactions.id"), nullable=True),
+    Column("text", Text, nullable=False),
+    Column("owner_id", String(USER), nullable=False),
+    Column("created_by", String(USER), nullable=False),
+    Column("due_date", Date, nullable=False),
+    # open | kept | broken | cancelled (renegotiated promises are open again)
+    Column("status", String(16), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("since_at", UTCDateTime(), nullable=False),
+    Column("closed_at", UTCDateTime(), nullable=True),
+    Column("kept_on_time", Integer, nullable=True),
+    Column("renegotiations", Integer, nullable=False, server_default="0"),
+    Column("reminder_seq", Integer, nullable=False, server_default="0"),
+    Column("last_reminded_at", UTCDateTime(), nullable=True),
+    Index("ix_promises_team_status_due", "team_id", "status", "due_date"),
+    Index("ix_promises_team_owner_status", "team_id", "owner_id", "status"),
+    Index("ix_promises_team_account", "team_id", "account_id"),
+    Index("ix_promises_status_due", "status", "due_date"),
+)
+
+promise_events = Table(
+    "promise_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("team_id", String(TEAM), nullable=False),
+    Column("promise_id", Integer, ForeignKey("promises.id"), nullable=False),
+    Column("actor_id", String(USER), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    # created | kept | broken | renegotiated | cancelled | edited
+    Column("kind", String(16), nullable=False),
+    Column("old_status", String(16), nullable=True),
+    Column("new_status", String(16), nullable=True),
+    Column("old_due_date", Date, nullable=True),
+    Column("new_due_date", Date, nullable=True),
+    Column("customer_told", Integer, nullable=True),
+    Column("in_time", Integer, nullable=True),
+    Column("note", Text, nullable=True),
+    Index("ix_promise_events_team_promise", "team_id", "promise_id"),
+    Index("ix_promise_events_team_at", "team_id", "at"),
 )

@@ -4,14 +4,23 @@
 shapes and error codes, records every call, can inject failures (``ok: false``, HTTP 429
 with ``Retry-After``, HTTP 5xx) and checks Block Kit payloads against Slack's limits.
 It also serves ``response_url`` endpoints and external file-upload URLs.
+
+Socket Mode: ``apps.connections.open`` (app-level ``xapp-`` token only) hands out a
+``ws://`` URL served by the stub. On connect the stub sends Slack's ``hello`` message;
+``socket_send`` then delivers an envelope (``slash_commands``, ``interactive`` or
+``events_api``) to the connected app and waits for its acknowledgement, and
+``socket_disconnect`` asks the app to reconnect, as Slack does before it recycles a link.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
 import json
 import secrets
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,12 +28,14 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from aiohttp import web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from bot.clock import utcnow
 from bot.localslack.limits import check_message, check_view
 
 TRIGGER_TTL_SECONDS = 3.0
+SOCKET_ACK_TIMEOUT_SECONDS = 5.0
+SOCKET_ENVELOPE_TYPES = ("slash_commands", "interactive", "events_api")
 _JSON_FIELDS = ("blocks", "attachments", "view", "files")
 
 
@@ -131,8 +142,10 @@ class SlackStub:
         team_domain: str = "example",
         bot_name: str = "trustloop",
         clock: Callable[[], float] = time.monotonic,
+        app_token: str = "xapp-test",
     ) -> None:
         self.bot_token = bot_token
+        self.app_token = app_token
         self.team_id = team_id
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
@@ -164,8 +177,18 @@ class SlackStub:
         self._response_tokens: set[str] = set()
         self._home_owner: dict[str, str] = {}  # home view id -> user id
 
+        # Socket Mode
+        self.socket_connected = asyncio.Event()
+        self.socket_acks: list[dict[str, Any]] = []
+        self.socket_connection_count = 0
+        self._socket_tickets: set[str] = set()
+        self._sockets: list[web.WebSocketResponse] = []
+        self._envelopes: dict[str, dict[str, Any]] = {}
+        self._pending_acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
+
         self._handlers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "auth.test": self._auth_test,
+            "apps.connections.open": self._apps_connections_open,
             "users.info": self._users_info,
             "conversations.open": self._conversations_open,
             "conversations.info": self._conversations_info,
@@ -189,6 +212,7 @@ class SlackStub:
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_post("/response/{token}", self._handle_response_url)
         app.router.add_post("/upload/{file_id}", self._handle_upload)
+        app.router.add_get("/socket/{ticket}", self._handle_socket)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -197,7 +221,8 @@ class SlackStub:
         self._port = int(address[1])
 
     async def stop(self) -> None:
-        """Stop the server."""
+        """Stop the server (closing Socket Mode connections first)."""
+        await self._close_sockets()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -342,6 +367,160 @@ class SlackStub:
         self.ephemerals.clear()
         self.violations.clear()
         self._faults.clear()
+        self.socket_acks.clear()
+
+    # ------------------------------------------------------------------ Socket Mode
+
+    @property
+    def socket_connections(self) -> int:
+        """Number of currently open Socket Mode connections."""
+        return len([ws for ws in self._sockets if not ws.closed])
+
+    async def socket_send(
+        self,
+        envelope_type: str,
+        payload: dict[str, Any],
+        *,
+        accepts_response_payload: bool | None = None,
+        ack_timeout: float = SOCKET_ACK_TIMEOUT_SECONDS,
+    ) -> dict[str, Any]:
+        """Deliver one envelope to the connected app and return its acknowledgement.
+
+        ``envelope_type`` is ``slash_commands``, ``interactive`` or ``events_api``.
+        ``accepts_response_payload`` defaults to what Slack sends: true for slash commands
+        and interactivity, false for Events API envelopes (which also carry
+        ``retry_attempt``/``retry_reason``). Raises ``TimeoutError`` when no ack arrives
+        within ``ack_timeout`` seconds and ``RuntimeError`` when no app is connected.
+        """
+        if envelope_type not in SOCKET_ENVELOPE_TYPES:
+            raise ValueError(f"envelope type must be one of {SOCKET_ENVELOPE_TYPES}")
+        if accepts_response_payload is None:
+            accepts_response_payload = envelope_type != "events_api"
+        ws = self._live_socket()
+        envelope_id = str(uuid.uuid4())
+        envelope: dict[str, Any] = {
+            "envelope_id": envelope_id,
+            "type": envelope_type,
+            "payload": payload,
+            "accepts_response_payload": accepts_response_payload,
+        }
+        if envelope_type == "events_api":
+            envelope["retry_attempt"] = 0
+            envelope["retry_reason"] = ""
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending_acks[envelope_id] = future
+        self._envelopes[envelope_id] = envelope
+        try:
+            await ws.send_json(envelope)
+            return await asyncio.wait_for(future, ack_timeout)
+        except TimeoutError:
+            raise TimeoutError(
+                f"no Socket Mode ack for {envelope_type} envelope {envelope_id} in {ack_timeout}s"
+            ) from None
+        finally:
+            self._pending_acks.pop(envelope_id, None)
+
+    async def socket_disconnect(self, reason: str = "refresh_requested") -> None:
+        """Send Slack's ``disconnect`` message to every open connection.
+
+        The app is expected to open a new connection (apps.connections.open again) and
+        close the old one; the stub leaves the closing to the app.
+        """
+        message = {
+            "type": "disconnect",
+            "reason": reason,
+            "debug_info": {"host": "localslack"},
+        }
+        for ws in list(self._sockets):
+            if not ws.closed:
+                await ws.send_json(message)
+
+    def _live_socket(self) -> web.WebSocketResponse:
+        """The most recently opened connection that is still open."""
+        for ws in reversed(self._sockets):
+            if not ws.closed:
+                return ws
+        raise RuntimeError("no Socket Mode connection is open")
+
+    def _apps_connections_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        """apps.connections.open: a WebSocket URL served by this stub."""
+        ticket = secrets.token_urlsafe(16)
+        self._socket_tickets.add(ticket)
+        return {"url": f"ws://127.0.0.1:{self._port}/socket/{ticket}"}
+
+    async def _handle_socket(self, request: web.Request) -> web.StreamResponse:
+        """Serve one Socket Mode WebSocket connection."""
+        if request.match_info["ticket"] not in self._socket_tickets:
+            return web.Response(status=401, text="invalid_ticket")
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        self._sockets.append(ws)
+        self.socket_connection_count += 1
+        try:
+            await ws.send_json(
+                {
+                    "type": "hello",
+                    "num_connections": self.socket_connections,
+                    "debug_info": {
+                        "host": "localslack",
+                        "build_number": 1,
+                        "approximate_connection_time": 18060,
+                    },
+                    "connection_info": {"app_id": self.app_id},
+                }
+            )
+            self.socket_connected.set()
+            async for msg in ws:
+                if msg.type == WSMsgType.TEXT:
+                    self._on_socket_text(str(msg.data))
+                elif msg.type == WSMsgType.BINARY:
+                    self.violations.append("socket: binary frame received")
+        finally:
+            self._sockets.remove(ws)
+            if not self.socket_connections:
+                self.socket_connected.clear()
+        return ws
+
+    def _on_socket_text(self, data: str) -> None:
+        """Handle a text frame from the app: it must be an ack of a sent envelope."""
+        try:
+            ack = json.loads(data)
+        except ValueError:
+            self.violations.append(f"socket: message is not JSON: {data[:80]!r}")
+            return
+        if not isinstance(ack, dict) or not isinstance(ack.get("envelope_id"), str):
+            self.violations.append(f"socket: message without envelope_id: {data[:80]!r}")
+            return
+        envelope = self._envelopes.get(ack["envelope_id"])
+        if envelope is None:
+            self.violations.append(f"socket: ack for unknown envelope {ack['envelope_id']}")
+            return
+        self.socket_acks.append(ack)
+        payload = ack.get("payload")
+        if payload is not None:
+            if not envelope["accepts_response_payload"]:
+                self.violations.append(
+                    f"socket: payload in ack of {envelope['type']} envelope "
+                    "that does not accept a response payload"
+                )
+            elif envelope["type"] == "slash_commands" and isinstance(payload, dict):
+                self.violations.extend(f"socket ack: {p}" for p in check_message(payload))
+        future = self._pending_acks.get(ack["envelope_id"])
+        if future is None:
+            self.violations.append(f"socket: late or repeated ack for {ack['envelope_id']}")
+        elif not future.done():
+            future.set_result(ack)
+        else:
+            self.violations.append(f"socket: repeated ack for {ack['envelope_id']}")
+
+    async def _close_sockets(self) -> None:
+        """Close every open connection (going away) and fail pending sends."""
+        for future in self._pending_acks.values():
+            if not future.done():
+                future.set_exception(ConnectionError("SlackStub stopped"))
+        for ws in list(self._sockets):
+            with contextlib.suppress(Exception):
+                await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server stopping")
 
     # ------------------------------------------------------------------ HTTP plumbing
 
@@ -377,8 +556,14 @@ class SlackStub:
                     error = "invalid_blocks_format" if key == "blocks" else "invalid_arguments"
                     raise SlackError(error) from exc
 
-    def _auth_error(self, request: web.Request, args: dict[str, Any]) -> str | None:
-        """Return the auth error for this request, or None when authorised."""
+    def _auth_error(
+        self, request: web.Request, args: dict[str, Any], method: str = ""
+    ) -> str | None:
+        """Return the auth error for this request, or None when authorised.
+
+        ``apps.connections.open`` takes only the app-level token; every other method
+        takes only the bot token (Slack answers ``not_allowed_token_type`` for the other).
+        """
         header = request.headers.get("Authorization", "")
         token: str | None = None
         if header.lower().startswith("bearer "):
@@ -387,6 +572,12 @@ class SlackStub:
             token = args["token"]
         if not token:
             return "not_authed"
+        if method == "apps.connections.open":
+            if token == self.app_token:
+                return None
+            return "not_allowed_token_type" if token == self.bot_token else "invalid_auth"
+        if token == self.app_token:
+            return "not_allowed_token_type"
         if token != self.bot_token:
             return "invalid_auth"
         return None
@@ -410,7 +601,7 @@ class SlackStub:
             args = await self._read_args(request)
         except SlackError as exc:
             return self._reply(method, {}, {"ok": False, "error": exc.error})
-        auth_error = self._auth_error(request, args)
+        auth_error = self._auth_error(request, args, method)
         args.pop("token", None)
         handler = self._handlers.get(method)
         if handler is None:

@@ -1,0 +1,195 @@
+"""Database engine, SQLite pragmas, migrations and online backup."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect, text
+
+from storage import db, queries
+
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+
+
+def url_for(path: Path) -> str:
+    return f"sqlite+aiosqlite:///{path}"
+
+
+@pytest.fixture
+async def engine(tmp_path):
+    eng = db.create_engine(url_for(tmp_path / "t.db"))
+    yield eng
+    await eng.dispose()
+
+
+async def pragma(engine, name):
+    async with engine.connect() as conn:
+        return (await conn.execute(text(f"PRAGMA {name}"))).scalar_one()
+
+
+async def test_engine_sets_wal_foreign_keys_and_busy_timeout(engine):
+    assert str(await pragma(engine, "journal_mode")).lower() == "wal"
+    assert await pragma(engine, "foreign_keys") == 1
+    assert await pragma(engine, "busy_timeout") == 5000
+    assert await pragma(engine, "synchronous") == 1  # NORMAL
+
+
+async def test_plain_sqlite_connection_has_no_foreign_keys(tmp_path):
+    # control: the pragmas above come from create_engine, not from SQLite defaults
+    con = sqlite3.connect(tmp_path / "plain.db")
+    try:
+        assert con.execute("PRAGMA foreign_keys").fetchone()[0] == 0
+    finally:
+        con.close()
+
+
+async def test_foreign_keys_are_enforced(engine):
+    await db.upgrade(engine)
+    with pytest.raises(Exception, match="FOREIGN KEY"):
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO interactions (team_id, account_id, kind, occurred_at,"
+                    " logged_by, note, source, created_at) VALUES"
+                    " ('T1', 999, 'call', '2026-01-01', 'U1', '', 'slash_command', '2026-01-01')"
+                )
+            )
+
+
+def table_names(sync_conn):
+    return set(inspect(sync_conn).get_table_names())
+
+
+async def test_blank_database_upgrades_to_head(engine):
+    assert await db.current_revision(engine) is None
+    await db.upgrade(engine)
+    assert await db.current_revision(engine) == db.head_revision()
+    async with engine.connect() as conn:
+        tables = await conn.run_sync(table_names)
+    for name in ("accounts", "interactions", "checkins", "slack_users", "away_periods", "drafts"):
+        assert name in tables
+
+
+async def test_upgrade_twice_is_a_no_op(engine):
+    await db.upgrade(engine)
+    await db.upgrade(engine)
+    assert await db.current_revision(engine) == db.head_revision()
+
+
+def test_head_revision_is_the_newest_script():
+    scripts = sorted(p.name.split("_", 1)[0] for p in (db.MIGRATIONS / "versions").glob("*.py"))
+    assert "0002" in scripts
+    assert db.head_revision() == scripts[-1]
+
+
+async def test_upgrade_from_0001_keeps_data(engine):
+    await db.upgrade(engine, "0001")
+    assert await db.current_revision(engine) == "0001"
+    async with engine.connect() as conn:
+        tables = await conn.run_sync(table_names)
+    assert "accounts" in tables
+    assert "away_periods" not in tables
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO accounts (id, team_id, name, name_key, tier, created_by, created_at)"
+                " VALUES (1, 'T1', 'Acme Oy', 'acme oy', 'A', 'U1', '2026-11-20 10:00:00')"
+            )
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO interactions (id, team_id, account_id, kind, occurred_at,"
+                " logged_by, note, source, created_at) VALUES (1, 'T1', 1, 'call',"
+                " '2026-11-20 09:00:00', 'U1', 'kickoff', 'slash_command',"
+                " '2026-11-20 10:00:00')"
+            )
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO checkins (id, team_id, interaction_id, user_id, status, created_at,"
+                " expires_at, rating, delivery_attempts) VALUES (1, 'T1', 1, 'U2', 'answered',"
+                " '2026-11-20 10:00:00', '2026-11-23 10:00:00', 4, 0)"
+            )
+        )
+    await db.upgrade(engine)
+    assert await db.current_revision(engine) == db.head_revision()
+    async with engine.connect() as conn:
+        account = await queries.find_account(conn, team_id="T1", name="ACME OY")
+        assert account is not None
+        assert account.name == "Acme Oy"
+        assert account.tier == "A"
+        assert account.created_at == datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+        detail = await queries.get_checkin(conn, team_id="T1", checkin_id=1)
+        assert detail is not None
+        assert detail.account_name == "Acme Oy"
+        assert detail.note == "kickoff"
+        assert detail.checkin.rating == 4
+        assert detail.checkin.status == "answered"
+        # the new tables work on the upgraded database
+        assert await queries.current_away(conn, team_id="T1", user_id="U2", now=NOW) is None
+
+
+async def test_backup_copies_live_database(tmp_path):
+    url = url_for(tmp_path / "live.db")
+    engine = db.create_engine(url)
+    try:
+        await db.upgrade(engine)
+        async with engine.begin() as conn:
+            await queries.create_account(
+                conn,
+                team_id="T1",
+                name="Acme Oy",
+                tier="A",
+                yearly_value=None,
+                owner_id=None,
+                created_by="U1",
+                now=NOW,
+            )
+        # keep a connection open while backing up (WAL has uncheckpointed data)
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+            target = tmp_path / "copy.db"
+            await db.backup(url, target)
+    finally:
+        await engine.dispose()
+    assert target.exists()
+    copy = db.create_engine(url_for(target))
+    try:
+        assert await db.current_revision(copy) == db.head_revision()
+        async with copy.connect() as conn:
+            accounts = await queries.list_accounts(conn, team_id="T1")
+        assert [a.name for a in accounts] == ["Acme Oy"]
+    finally:
+        await copy.dispose()
+
+
+async def test_backup_of_missing_database(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        await db.backup(url_for(tmp_path / "nope.db"), tmp_path / "copy.db")
+    assert not (tmp_path / "copy.db").exists()
+
+
+@pytest.mark.parametrize(
+    "url", ["sqlite+aiosqlite://", "sqlite+aiosqlite:///:memory:", "postgresql+asyncpg://h/db"]
+)
+async def test_backup_refuses_non_file_databases(url, tmp_path):
+    with pytest.raises(ValueError):
+        await db.backup(url, tmp_path / "copy.db")
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("sqlite+aiosqlite:///trustloop.db", Path("trustloop.db")),
+        ("sqlite+aiosqlite:////var/data/t.db", Path("/var/data/t.db")),
+        ("sqlite:///rel/x.db", Path("rel/x.db")),
+        ("sqlite+aiosqlite:///:memory:", None),
+        ("sqlite+aiosqlite://", None),
+        ("postgresql+asyncpg://user@host/db", None),
+    ],
+)
+def test_sqlite_path(url, expected):
+    assert db.sqlite_path(url) == expected
