@@ -16,7 +16,8 @@ from storage.models import AwayPeriod, CheckInDetail
 Block = dict[str, Any]
 SECTION_LIMIT = 3000
 MAX_NOTE_SHOWN = 600
-HOME_MAX_CHECKINS = 25
+HOME_MAX_CHECKINS = 15
+HOME_MAX_PROMISES = 15
 
 
 def _plain(text: str, emoji: bool = True) -> dict[str, Any]:
@@ -316,18 +317,26 @@ def account_options(names: Sequence[tuple[int, str]]) -> list[dict[str, Any]]:
 
 
 def build_unknown_account(
-    name: str, suggestions: Sequence[tuple[int, str]], draft_id: int
+    name: str,
+    suggestions: Sequence[tuple[int, str]],
+    draft_id: int,
+    *,
+    pick_action: str = ids.PICK_ACCOUNT,
+    create_action: str = ids.CREATE_ACCOUNT,
+    continues: str = "check-in",
 ) -> list[Block]:
     """No account by that name: offer the closest names and a button to create it."""
     lines = [f":mag: There is no account called *{escape(name)}*."]
     elements = [
-        _button(f"Use {truncate(sname, 60)}", f"{ids.PICK_ACCOUNT}_{i}", f"{draft_id}:{aid}")
+        _button(f"Use {truncate(sname, 60)}", f"{pick_action}_{i}", f"{draft_id}:{aid}")
         for i, (aid, sname) in enumerate(suggestions[:5])
     ]
     if suggestions:
-        lines.append("Did you mean one of these? Your check-in continues with the one you pick.")
+        lines.append(
+            f"Did you mean one of these? Your {continues} continues with the one you pick."
+        )
     elements.append(
-        _button(f"Create “{truncate(name, 50)}”", ids.CREATE_ACCOUNT, str(draft_id), "primary")
+        _button(f"Create “{truncate(name, 50)}”", create_action, str(draft_id), "primary")
     )
     return [
         _section("\n".join(lines)),
@@ -342,7 +351,11 @@ def build_unknown_account(
 
 
 def build_home(
-    pending: Sequence[CheckInDetail], *, total_pending: int, away: AwayPeriod | None
+    pending: Sequence[CheckInDetail],
+    *,
+    total_pending: int,
+    away: AwayPeriod | None,
+    promises: Sequence[Block] = (),
 ) -> dict[str, Any]:
     """The App Home tab: away status and the user's pending check-ins, answerable here."""
     blocks: list[Block] = [{"type": "header", "text": _plain("Your trust check-ins")}]
@@ -377,6 +390,9 @@ def build_home(
     if total_pending > min(len(pending), HOME_MAX_CHECKINS):
         more = total_pending - min(len(pending), HOME_MAX_CHECKINS)
         blocks.append(_context(f"…and {more} more waiting; answer these first."))
+    if promises:
+        blocks.append({"type": "divider"})
+        blocks.extend(promises)
     blocks.append(_context("Log an interaction with `/checkin`. Help: `/trust help`."))
     return {"type": "home", "blocks": blocks}
 

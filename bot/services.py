@@ -13,7 +13,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot import blocks
+from bot import blocks, promise_blocks
 from bot.checkin_rules import CheckinPolicy, expires_at, remind_at, should_remind, zone
 from bot.clock import utcnow
 from bot.config import Settings
@@ -72,11 +72,12 @@ class TickReport:
     away: int = 0
     reminded: int = 0
     redelivered: int = 0
+    promise_reminders: int = 0
 
     def __str__(self) -> str:
         return (
             f"expired {self.expired}, away {self.away}, reminded {self.reminded}, "
-            f"redelivered {self.redelivered}"
+            f"redelivered {self.redelivered}, promise reminders {self.promise_reminders}"
         )
 
 
@@ -101,6 +102,9 @@ class Services:
             quiet_start=settings.quiet_hours_start,
             quiet_end=settings.quiet_hours_end,
         )
+        from bot.promises import PromiseService
+
+        self.promises = PromiseService(self)
 
     # --- accounts -------------------------------------------------------------------
 
@@ -460,6 +464,17 @@ class Services:
                     "check-in update failed", extra={"checkin": c.id, "error": slack_error(exc)}
                 )
 
+    async def recent_interactions(
+        self, *, team_id: str, user_id: str, limit: int
+    ) -> list[tuple[int, str]]:
+        """A user's recent interactions as (id, label) for a select."""
+        async with self.engine.connect() as conn:
+            rows = await q.recent_interactions(conn, team_id=team_id, user_id=user_id, limit=limit)
+        return [
+            (i.id, f"{name[:40]} · {i.kind} · {i.occurred_at.date().isoformat()}")
+            for i, name in rows
+        ]
+
     # --- App Home and away --------------------------------------------------------------
 
     async def home_view(self, *, team_id: str, user_id: str, now: datetime) -> dict[str, Any]:
@@ -470,7 +485,21 @@ class Services:
             )
             total = await q.count_pending_for_user(conn, team_id=team_id, user_id=user_id)
             away = await q.current_away(conn, team_id=team_id, user_id=user_id, now=now)
-        return blocks.build_home(pending, total_pending=total, away=away)
+        promises, open_total = await self.promises.my_open(
+            team_id=team_id, user_id=user_id, now=now, limit=blocks.HOME_MAX_PROMISES
+        )
+        tz = await self.user_zone(team_id=team_id, user_id=user_id, now=now)
+        return blocks.build_home(
+            pending,
+            total_pending=total,
+            away=away,
+            promises=promise_blocks.build_home_promises(
+                promises,
+                total=open_total,
+                today=now.astimezone(tz).date(),
+                limit=blocks.HOME_MAX_PROMISES,
+            ),
+        )
 
     async def publish_home(self, *, team_id: str, user_id: str, now: datetime) -> None:
         """Publish a user's App Home."""
@@ -504,6 +533,7 @@ class Services:
         await self._expire(now, report)
         await self._remind(now, report)
         await self._redeliver(now, report)
+        report.promise_reminders = await self.promises.run_reminders(now)
         return report
 
     async def _expire(self, now: datetime, report: TickReport) -> None:

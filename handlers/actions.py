@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
-from bot import blocks, ids
+from bot import blocks, ids, promise_blocks
 from bot.parsing import AccountAdd, CommandError, clean_name
+from bot.promises import PromiseOutcome
 from bot.services import AnswerOutcome, Services
 from bot.text import escape
 from handlers.common import int_value, services, team_of, tell
 from handlers.flows import start_checkin
 from handlers.guard import guarded
-from storage.queries import DuplicateAccountError
+from handlers.promise_flow import log_promise
+from storage.models import Account
+from storage.queries import DuplicateAccountError, name_key
 
 ALREADY = "You already answered this check-in, so nothing changed. {answer}"
 NOT_YOURS = "That check-in isn't yours to answer."
@@ -179,23 +183,9 @@ async def handle_create_account(
     if draft is None:
         await tell(respond, body, "That check-in was already logged; nothing changed.")
         return
-    try:
-        name = clean_name(str(draft.get("account_name") or ""))
-    except CommandError as exc:
-        await tell(respond, body, str(exc))
+    account = await _create_named_account(svc, respond, body, str(draft.get("account_name") or ""))
+    if account is None:
         return
-    try:
-        account = await svc.add_account(
-            team_id=team_id, user_id=user_id, cmd=AccountAdd(name=name), now=svc.now()
-        )
-    except DuplicateAccountError:
-        found = [
-            a for a in await svc.accounts(team_id=team_id) if a.name.casefold() == name.casefold()
-        ]
-        if not found:
-            await tell(respond, body, f"Couldn't create *{escape(name)}*; try again.")
-            return
-        account = found[0]
     await respond(delete_original=True)
     await start_checkin(
         svc,
@@ -210,6 +200,279 @@ async def handle_create_account(
     )
 
 
+FORBIDDEN = (
+    "Only the promise's owner, the person who logged it, the account owner or a workspace "
+    "admin can change it."
+)
+
+
+async def _promise_feedback(
+    svc: Services, respond: AsyncRespond, body: dict[str, Any], outcome: PromiseOutcome
+) -> None:
+    team_id, user_id = team_of(body), body["user"]["id"]
+    detail = outcome.detail
+    if outcome.status == "missing" or detail is None:
+        await tell(respond, body, "I couldn't find that promise.")
+        return
+    if outcome.status == "forbidden":
+        await tell(respond, body, FORBIDDEN)
+        return
+    if outcome.status == "already":
+        await tell(
+            respond,
+            body,
+            "That promise was already resolved, so nothing changed. "
+            + promise_blocks.describe_promise(detail),
+        )
+    channel, ts = _container(body)
+    container = body.get("container") or {}
+    if outcome.status == "saved":
+        if channel and ts and not container.get("is_ephemeral"):
+            await svc.client.chat_update(
+                channel=channel,
+                ts=ts,
+                text=f"Promise to {detail.account_name}: {detail.promise.status}",
+                blocks=promise_blocks.build_promise_closed(detail),
+            )
+        elif body.get("response_url"):
+            await respond(
+                text=promise_blocks.promise_outcome_text(detail),
+                response_type="ephemeral",
+                replace_original=False,
+            )
+    if (body.get("view") or {}).get("type") == "home" or outcome.status == "saved":
+        await svc.publish_home(team_id=team_id, user_id=user_id, now=svc.now())
+
+
+async def _resolve(
+    status: str,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    context: AsyncBoltContext,
+    respond: AsyncRespond,
+) -> None:
+    svc = services(context)
+    promise_id = int_value(action.get("value"))
+    if promise_id is None:
+        await tell(respond, body, "I couldn't find that promise.")
+        return
+    outcome = await svc.promises.resolve(
+        team_id=team_of(body),
+        user_id=body["user"]["id"],
+        promise_id=promise_id,
+        status=status,
+        now=svc.now(),
+    )
+    await _promise_feedback(svc, respond, body, outcome)
+
+
+async def handle_promise_kept(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    context: AsyncBoltContext,
+    respond: AsyncRespond,
+) -> None:
+    """Kept: on time if on or before the due day in the owner's timezone."""
+    await ack()
+    await _resolve("kept", body, action, context, respond)
+
+
+async def handle_promise_broken(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    context: AsyncBoltContext,
+    respond: AsyncRespond,
+) -> None:
+    """Broken: recorded, counted, never deleted."""
+    await ack()
+    await _resolve("broken", body, action, context, respond)
+
+
+async def _open_promise_modal(
+    body: dict[str, Any],
+    action: dict[str, Any],
+    context: AsyncBoltContext,
+    respond: AsyncRespond,
+    build: Any,
+) -> None:
+    svc = services(context)
+    team_id, user_id = team_of(body), body["user"]["id"]
+    promise_id = int_value(action.get("value"))
+    detail = await svc.promises.get(team_id=team_id, promise_id=promise_id) if promise_id else None
+    now = svc.now()
+    if detail is None:
+        await tell(respond, body, "I couldn't find that promise.")
+        return
+    if not await svc.promises.may_change(detail, user_id, now):
+        await tell(respond, body, FORBIDDEN)
+        return
+    if detail.promise.status != "open":
+        await tell(
+            respond,
+            body,
+            "That promise was already resolved. " + promise_blocks.describe_promise(detail),
+        )
+        return
+    channel, ts = _container(body)
+    if (body.get("container") or {}).get("is_ephemeral"):
+        channel, ts = None, None
+    metadata = promise_blocks.promise_metadata(detail.promise.id, channel, ts)
+    tz = await svc.promises.zone_of(team_id, detail.promise.owner_id, now)
+    await svc.client.views_open(
+        trigger_id=body["trigger_id"], view=build(detail, metadata, now.astimezone(tz).date())
+    )
+
+
+async def handle_promise_renegotiate(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    context: AsyncBoltContext,
+    respond: AsyncRespond,
+) -> None:
+    """Renegotiate: ask for the new date and whether the customer was told."""
+    await ack()
+    await _open_promise_modal(
+        body,
+        action,
+        context,
+        respond,
+        lambda d, m, today: promise_blocks.build_renegotiate_modal(
+            d, metadata=m, suggested=max(today, d.promise.due_date) + timedelta(days=7)
+        ),
+    )
+
+
+async def handle_promise_cancel(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    context: AsyncBoltContext,
+    respond: AsyncRespond,
+) -> None:
+    """Cancel: ask for the reason (cancelled promises are not broken ones)."""
+    await ack()
+    await _open_promise_modal(
+        body,
+        action,
+        context,
+        respond,
+        lambda d, m, _today: promise_blocks.build_cancel_modal(d, metadata=m),
+    )
+
+
+async def handle_promise_edit(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    context: AsyncBoltContext,
+    respond: AsyncRespond,
+) -> None:
+    """Edit: correct the text, owner or date of an open promise."""
+    await ack()
+    await _open_promise_modal(
+        body,
+        action,
+        context,
+        respond,
+        lambda d, m, _today: promise_blocks.build_edit_promise_modal(d, metadata=m),
+    )
+
+
+async def _continue_promise(
+    svc: Services,
+    respond: AsyncRespond,
+    body: dict[str, Any],
+    draft: dict[str, Any],
+    account: Account,
+) -> None:
+    await respond(delete_original=True)
+    await log_promise(
+        svc,
+        respond,
+        team_id=team_of(body),
+        user_id=body["user"]["id"],
+        account=account,
+        what=str(draft.get("what") or ""),
+        when_text=draft.get("when_text"),
+        owner_id=draft.get("owner_id"),
+    )
+
+
+async def handle_pick_promise_account(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    context: AsyncBoltContext,
+    respond: AsyncRespond,
+) -> None:
+    """A suggested account was picked: log the /promise that named an unknown one."""
+    await ack()
+    svc = services(context)
+    team_id, user_id = team_of(body), body["user"]["id"]
+    draft_raw, _, account_raw = str(action.get("value") or "").partition(":")
+    draft_id, account_id = int_value(draft_raw), int_value(account_raw)
+    account = await svc.account(team_id=team_id, account_id=account_id) if account_id else None
+    if draft_id is None or account is None:
+        await tell(respond, body, "That choice is no longer valid. Run `/promise` again.")
+        return
+    draft = await svc.take_draft(team_id=team_id, user_id=user_id, draft_id=draft_id, now=svc.now())
+    if draft is None:
+        await tell(respond, body, "That promise was already logged; nothing changed.")
+        return
+    await _continue_promise(svc, respond, body, draft, account)
+
+
+async def handle_create_promise_account(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    context: AsyncBoltContext,
+    respond: AsyncRespond,
+) -> None:
+    """Create the account the user named, then log their /promise."""
+    await ack()
+    svc = services(context)
+    team_id, user_id = team_of(body), body["user"]["id"]
+    draft_id = int_value(action.get("value"))
+    draft = (
+        await svc.take_draft(team_id=team_id, user_id=user_id, draft_id=draft_id, now=svc.now())
+        if draft_id
+        else None
+    )
+    if draft is None:
+        await tell(respond, body, "That promise was already logged; nothing changed.")
+        return
+    account = await _create_named_account(svc, respond, body, str(draft.get("account_name") or ""))
+    if account is not None:
+        await _continue_promise(svc, respond, body, draft, account)
+
+
+async def _create_named_account(
+    svc: Services, respond: AsyncRespond, body: dict[str, Any], raw_name: str
+) -> Account | None:
+    """Create a tier B account by name (or find it if it appeared meanwhile)."""
+    team_id, user_id = team_of(body), body["user"]["id"]
+    try:
+        name = clean_name(raw_name)
+    except CommandError as exc:
+        await tell(respond, body, escape(str(exc)))
+        return None
+    try:
+        return await svc.add_account(
+            team_id=team_id, user_id=user_id, cmd=AccountAdd(name=name), now=svc.now()
+        )
+    except DuplicateAccountError:
+        found = [
+            a for a in await svc.accounts(team_id=team_id) if name_key(a.name) == name_key(name)
+        ]
+        if not found:
+            await tell(respond, body, f"Couldn't create *{escape(name)}*; try again.")
+        return found[0] if found else None
+
+
 def register(app: AsyncApp) -> None:
     """Register the button listeners."""
     app.action(ids.RATE_CHECKIN_PATTERN)(guarded(handle_rate_checkin))
@@ -217,3 +480,10 @@ def register(app: AsyncApp) -> None:
     app.action(ids.CHECKIN_DETAILS)(guarded(handle_checkin_details))
     app.action(ids.PICK_ACCOUNT_PATTERN)(guarded(handle_pick_account))
     app.action(ids.CREATE_ACCOUNT)(guarded(handle_create_account))
+    app.action(ids.PROMISE_KEPT)(guarded(handle_promise_kept))
+    app.action(ids.PROMISE_BROKEN)(guarded(handle_promise_broken))
+    app.action(ids.PROMISE_RENEGOTIATE)(guarded(handle_promise_renegotiate))
+    app.action(ids.PROMISE_CANCEL)(guarded(handle_promise_cancel))
+    app.action(ids.PROMISE_EDIT)(guarded(handle_promise_edit))
+    app.action(ids.PICK_PROMISE_ACCOUNT_PATTERN)(guarded(handle_pick_promise_account))
+    app.action(ids.CREATE_PROMISE_ACCOUNT)(guarded(handle_create_promise_account))

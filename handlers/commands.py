@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict
+from datetime import timedelta
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
-from bot import blocks
+from bot import blocks, ids, promise_blocks
 from bot.dates import DateParseError, day_end, parse_due_date
 from bot.parsing import (
     AccountAdd,
@@ -21,10 +22,12 @@ from bot.parsing import (
     parse_checkin,
     parse_trust,
 )
+from bot.promise_parsing import PromiseList, parse_promise
 from bot.text import escape
 from handlers.common import services
 from handlers.flows import start_checkin
 from handlers.guard import guarded
+from handlers.promise_flow import DEFAULT_DUE_DAYS, log_promise
 from storage.queries import DuplicateAccountError, name_key
 
 log = logging.getLogger(__name__)
@@ -161,7 +164,101 @@ async def _add_account(svc: Any, team_id: str, user_id: str, cmd: AccountAdd) ->
     return f":white_check_mark: Created account *{escape(account.name)}* ({', '.join(details)})."
 
 
+async def handle_promise_command(
+    ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext, respond: AsyncRespond
+) -> None:
+    """/promise: log a promise, or list promises with their buttons."""
+    svc = services(context)
+    team_id, user_id = command["team_id"], command["user_id"]
+    text = (command.get("text") or "").strip()
+    now = svc.now()
+    if not text:
+        await ack()
+        tz = await svc.user_zone(team_id=team_id, user_id=user_id, now=now)
+        recent = await svc.recent_interactions(team_id=team_id, user_id=user_id, limit=20)
+        await svc.client.views_open(
+            trigger_id=command["trigger_id"],
+            view=promise_blocks.build_new_promise_modal(
+                owner=user_id,
+                due=now.astimezone(tz).date() + timedelta(days=DEFAULT_DUE_DAYS),
+                interactions=recent,
+            ),
+        )
+        return
+    accounts = await svc.accounts(team_id=team_id)
+    try:
+        parsed = parse_promise(text, [a.name for a in accounts])
+    except CommandError as exc:
+        await _error(ack, str(exc))
+        return
+    by_key = {name_key(a.name): a for a in accounts}
+    if isinstance(parsed, PromiseList):
+        await ack()
+        tz = await svc.user_zone(team_id=team_id, user_id=user_id, now=now)
+        today = now.astimezone(tz).date()
+        account = by_key.get(name_key(parsed.account_name or ""))
+        if parsed.scope == "account" and account is None:
+            names = svc.suggestions(parsed.account_name or "", accounts)
+            hint = (
+                (" Did you mean " + ", ".join(escape(n) for _, n in names) + "?") if names else ""
+            )
+            await respond(
+                text=f"There is no account called {escape(parsed.account_name or '')}.{hint}",
+                response_type="ephemeral",
+            )
+            return
+        found, total = await svc.promises.find(
+            team_id=team_id,
+            scope=parsed.scope,
+            today=today,
+            user_id=user_id,
+            account_id=account.id if account else None,
+        )
+        title = {
+            "mine": "Your open promises",
+            "overdue": "Overdue promises",
+            "all": "Open promises",
+        }.get(parsed.scope, f"Open promises to {account.name if account else ''}")
+        await respond(
+            text=title,
+            blocks=promise_blocks.build_promise_list(found, total=total, title=title, today=today),
+            response_type="ephemeral",
+        )
+        return
+    account = by_key.get(name_key(parsed.account_name))
+    if account is None:
+        draft_id = await svc.save_draft(
+            team_id=team_id, user_id=user_id, kind="promise", payload=asdict(parsed), now=now
+        )
+        suggestions = svc.suggestions(parsed.account_name, accounts)
+        await ack(
+            response_type="ephemeral",
+            text=f"There is no account called {escape(parsed.account_name)}.",
+            blocks=blocks.build_unknown_account(
+                parsed.account_name,
+                suggestions,
+                draft_id,
+                pick_action=ids.PICK_PROMISE_ACCOUNT,
+                create_action=ids.CREATE_PROMISE_ACCOUNT,
+                continues="promise",
+            ),
+        )
+        return
+    await ack()
+    await log_promise(
+        svc,
+        respond,
+        team_id=team_id,
+        user_id=user_id,
+        account=account,
+        what=parsed.what,
+        when_text=parsed.when_text,
+        owner_id=parsed.owner_id,
+    )
+
+
 def register(app: AsyncApp) -> None:
     """Register the slash commands."""
     app.command("/checkin")(guarded(handle_checkin_command))
+    app.command("/promise")(guarded(handle_promise_command))
     app.command("/trust")(guarded(handle_trust_command))

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import date
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.errors import SlackClientError
 
-from bot import blocks, ids
+from bot import blocks, ids, promise_blocks
 from bot.dates import day_end
+from bot.promises import PromiseError, PromiseOutcome
+from bot.services import Services
 from bot.text import truncate
 from bot.vocab import DIRECTIONS, KINDS, STAGES
 from handlers.common import int_value, metadata, services, team_of
 from handlers.guard import guarded
+from handlers.promise_flow import notify_owner
 
 MAX_TEXT = 3000
 
@@ -179,9 +184,223 @@ async def handle_account_options(
     await ack(options=blocks.account_options(found))
 
 
+def _promise_id(view: dict[str, Any]) -> int | None:
+    return int_value(metadata(view).get("p"))
+
+
+def _date(view: dict[str, Any], block_id: str, action_id: str) -> date | None:
+    raw = str(_input(view, block_id, action_id).get("selected_date") or "")
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        return None
+
+
+async def _after_promise_change(
+    svc: Services, view: dict[str, Any], outcome: PromiseOutcome, user_id: str
+) -> None:
+    """Show the outcome in the message the modal was opened from, and on the App Home."""
+    data = metadata(view)
+    detail = outcome.detail
+    if outcome.status == "saved" and detail is not None and data.get("ch") and data.get("ts"):
+        # The message may be gone; the change is stored either way.
+        with contextlib.suppress(SlackClientError):
+            await svc.client.chat_update(
+                channel=str(data["ch"]),
+                ts=str(data["ts"]),
+                text=f"Promise to {detail.account_name}",
+                blocks=promise_blocks.build_promise_message(detail),
+            )
+    await svc.publish_home(
+        team_id=detail.promise.team_id if detail else "", user_id=user_id, now=svc.now()
+    )
+
+
+def _outcome_errors(outcome: PromiseOutcome, block_id: str) -> dict[str, str] | None:
+    if outcome.status == "missing":
+        return {block_id: "I couldn't find that promise."}
+    if outcome.status == "forbidden":
+        return {block_id: "Only the owner, who logged it, the account owner or an admin can."}
+    if outcome.status == "already":
+        return {block_id: "That promise was already resolved; nothing changed."}
+    return None
+
+
+async def handle_renegotiate_submission(
+    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], context: AsyncBoltContext
+) -> None:
+    """Store the new date of a renegotiated promise (in time or late, customer told or not)."""
+    svc = services(context)
+    team_id, user_id = team_of(body), body["user"]["id"]
+    promise_id = _promise_id(view)
+    new_due = _date(view, ids.DUE_BLOCK, ids.DUE_INPUT)
+    told = _selected(view, ids.TOLD_BLOCK, ids.TOLD_INPUT)
+    errors: dict[str, str] = {}
+    if new_due is None:
+        errors[ids.DUE_BLOCK] = "Pick the new date."
+    if told not in {"yes", "no"}:
+        errors[ids.TOLD_BLOCK] = "Say whether the customer has been told."
+    if promise_id is None:
+        errors[ids.DUE_BLOCK] = "This form lost track of its promise; open it again."
+    if errors:
+        await ack(response_action="errors", errors=errors)
+        return
+    assert promise_id is not None and new_due is not None
+    try:
+        outcome = await svc.promises.renegotiate(
+            team_id=team_id,
+            user_id=user_id,
+            promise_id=promise_id,
+            new_due=new_due,
+            customer_told=told == "yes",
+            now=svc.now(),
+        )
+    except PromiseError as exc:
+        await ack(response_action="errors", errors={ids.DUE_BLOCK: str(exc)})
+        return
+    problem = _outcome_errors(outcome, ids.DUE_BLOCK)
+    if problem:
+        await ack(response_action="errors", errors=problem)
+        return
+    await ack()
+    await _after_promise_change(svc, view, outcome, user_id)
+
+
+async def handle_cancel_submission(
+    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], context: AsyncBoltContext
+) -> None:
+    """Cancel a promise with its reason."""
+    svc = services(context)
+    team_id, user_id = team_of(body), body["user"]["id"]
+    promise_id = _promise_id(view)
+    reason = _text(view, ids.REASON_BLOCK, ids.REASON_INPUT)
+    if not reason or promise_id is None:
+        await ack(
+            response_action="errors",
+            errors={ids.REASON_BLOCK: "Say why the promise no longer applies."},
+        )
+        return
+    outcome = await svc.promises.resolve(
+        team_id=team_id,
+        user_id=user_id,
+        promise_id=promise_id,
+        status="cancelled",
+        reason=reason[:1000],
+        now=svc.now(),
+    )
+    problem = _outcome_errors(outcome, ids.REASON_BLOCK)
+    if problem:
+        await ack(response_action="errors", errors=problem)
+        return
+    await ack()
+    await _after_promise_change(svc, view, outcome, user_id)
+
+
+async def handle_edit_promise_submission(
+    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], context: AsyncBoltContext
+) -> None:
+    """Save corrections to an open promise."""
+    svc = services(context)
+    team_id, user_id = team_of(body), body["user"]["id"]
+    promise_id = _promise_id(view)
+    what = _text(view, ids.WHAT_BLOCK, ids.WHAT_INPUT)
+    owner = str(_input(view, ids.OWNER_BLOCK, ids.OWNER_INPUT).get("selected_user") or "")
+    due = _date(view, ids.DUE_BLOCK, ids.DUE_INPUT)
+    errors: dict[str, str] = {}
+    if not what:
+        errors[ids.WHAT_BLOCK] = "Say what was promised."
+    if not owner:
+        errors[ids.OWNER_BLOCK] = "Pick the owner."
+    if due is None:
+        errors[ids.DUE_BLOCK] = "Pick the due date."
+    if promise_id is None:
+        errors[ids.WHAT_BLOCK] = "This form lost track of its promise; open it again."
+    if errors:
+        await ack(response_action="errors", errors=errors)
+        return
+    assert promise_id is not None and due is not None
+    try:
+        outcome = await svc.promises.edit(
+            team_id=team_id,
+            user_id=user_id,
+            promise_id=promise_id,
+            what=what,
+            owner_id=owner,
+            due=due,
+            now=svc.now(),
+        )
+    except PromiseError as exc:
+        await ack(response_action="errors", errors={ids.OWNER_BLOCK: str(exc)})
+        return
+    problem = _outcome_errors(outcome, ids.WHAT_BLOCK)
+    if problem:
+        await ack(response_action="errors", errors=problem)
+        return
+    await ack()
+    await _after_promise_change(svc, view, outcome, user_id)
+
+
+async def handle_new_promise_submission(
+    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], context: AsyncBoltContext
+) -> None:
+    """/promise form: log a promise (optionally linked to an interaction)."""
+    svc = services(context)
+    team_id, user_id = team_of(body), body["user"]["id"]
+    now = svc.now()
+    account_id = int_value(_selected(view, ids.PROMISE_ACCOUNT_BLOCK, ids.ACCOUNT_SELECT))
+    account = await svc.account(team_id=team_id, account_id=account_id) if account_id else None
+    what = _text(view, ids.WHAT_BLOCK, ids.WHAT_INPUT)
+    owner = str(_input(view, ids.OWNER_BLOCK, ids.OWNER_INPUT).get("selected_user") or user_id)
+    due = _date(view, ids.DUE_BLOCK, ids.DUE_INPUT)
+    interaction_id = int_value(_selected(view, ids.INTERACTION_BLOCK, ids.INTERACTION_INPUT))
+    errors: dict[str, str] = {}
+    if account is None:
+        errors[ids.PROMISE_ACCOUNT_BLOCK] = (
+            "Pick an account (create one with `/trust account add`)."
+        )
+    if not what:
+        errors[ids.WHAT_BLOCK] = "Say what was promised."
+    tz = await svc.user_zone(team_id=team_id, user_id=user_id, now=now)
+    if due is None or due < now.astimezone(tz).date():
+        errors[ids.DUE_BLOCK] = "Pick today or a later day."
+    if interaction_id is not None:
+        recent = dict(await svc.recent_interactions(team_id=team_id, user_id=user_id, limit=100))
+        if interaction_id not in recent:
+            errors[ids.INTERACTION_BLOCK] = "Pick one of your own interactions."
+    if errors:
+        await ack(response_action="errors", errors=errors)
+        return
+    assert account is not None and due is not None
+    try:
+        detail = await svc.promises.log(
+            team_id=team_id,
+            created_by=user_id,
+            account=account,
+            what=what,
+            owner_id=owner,
+            due=due,
+            interaction_id=interaction_id,
+            now=now,
+        )
+    except PromiseError as exc:
+        await ack(response_action="errors", errors={ids.OWNER_BLOCK: str(exc)})
+        return
+    await ack(
+        response_action="update",
+        view=blocks.build_notice("Promise logged", promise_blocks.describe_promise(detail)),
+    )
+    if owner != user_id:
+        await notify_owner(svc, detail)
+    await svc.publish_home(team_id=team_id, user_id=user_id, now=now)
+
+
 def register(app: AsyncApp) -> None:
     """Register modal submissions and the account search."""
     app.view(ids.CHECKIN_MODAL)(guarded(handle_checkin_submission))
     app.view(ids.NEW_INTERACTION_MODAL)(guarded(handle_interaction_submission))
     app.view(ids.AWAY_MODAL)(guarded(handle_away_submission))
+    app.view(ids.RENEGOTIATE_MODAL)(guarded(handle_renegotiate_submission))
+    app.view(ids.CANCEL_MODAL)(guarded(handle_cancel_submission))
+    app.view(ids.PROMISE_EDIT_MODAL)(guarded(handle_edit_promise_submission))
+    app.view(ids.PROMISE_MODAL)(guarded(handle_new_promise_submission))
     app.options(ids.ACCOUNT_SELECT)(guarded(handle_account_options))

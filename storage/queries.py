@@ -474,6 +474,29 @@ async def checkins_for_interaction(
     return [_checkin(r) for r in rows]
 
 
+async def recent_interactions(
+    conn: AsyncConnection, *, team_id: str, user_id: str, limit: int
+) -> list[tuple[Interaction, str]]:
+    """Interactions a user took part in, newest first, with the account name."""
+    i, c, a = t.interactions, t.checkins, t.accounts
+    rows = await conn.execute(
+        select(i, a.c.name.label("x_account_name"))
+        .join(a, and_(a.c.id == i.c.account_id, a.c.team_id == i.c.team_id))
+        .where(
+            i.c.team_id == team_id,
+            or_(
+                i.c.logged_by == user_id,
+                i.c.id.in_(
+                    select(c.c.interaction_id).where(c.c.team_id == team_id, c.c.user_id == user_id)
+                ),
+            ),
+        )
+        .order_by(i.c.occurred_at.desc(), i.c.id.desc())
+        .limit(limit)
+    )
+    return [(_interaction(r), r.x_account_name) for r in rows]
+
+
 # --- users --------------------------------------------------------------------------
 
 
