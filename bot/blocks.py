@@ -248,6 +248,19 @@ def build_checkin_modal(d: CheckInDetail, *, metadata: str) -> dict[str, Any]:
                     "placeholder": _plain("What worries you about this relationship?"),
                 },
             },
+            {
+                "type": "input",
+                "block_id": ids.PROMISES_MADE_BLOCK,
+                "optional": True,
+                "label": _plain("Promises made (one per line)"),
+                "hint": _plain("e.g. “send the pricing sheet by friday”. You own them."),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": ids.PROMISES_MADE_INPUT,
+                    "multiline": True,
+                    "max_length": 3000,
+                },
+            },
         ],
     }
 

@@ -227,3 +227,15 @@ def _plain(text: str) -> str:
 
 def _echo(text: str) -> str:
     return truncate(" ".join(text.split()), _MAX_ECHO)
+
+
+def parse_promise_line(line: str) -> tuple[str, str | None]:
+    """One line of the check-in's "promises made" box: (what, when text or None)."""
+    tokens = _WORD.findall(line)
+    body, when_words = _split_when(tokens)
+    what = _plain(" ".join(body))
+    if not what:
+        raise CommandError("say what was promised, e.g. `send the pricing sheet by friday`.")
+    if len(what) > MAX_PROMISE_TEXT:
+        raise CommandError(f"a promise can be at most {MAX_PROMISE_TEXT:,} characters.")
+    return what, _plain(" ".join(when_words)) if when_words else None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -11,14 +11,16 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.errors import SlackClientError
 
 from bot import blocks, ids, promise_blocks
-from bot.dates import day_end
+from bot.dates import DateParseError, day_end, parse_due_date
+from bot.parsing import CommandError
+from bot.promise_parsing import parse_promise_line
 from bot.promises import PromiseError, PromiseOutcome
 from bot.services import Services
 from bot.text import truncate
 from bot.vocab import DIRECTIONS, KINDS, STAGES
 from handlers.common import int_value, metadata, services, team_of
 from handlers.guard import guarded
-from handlers.promise_flow import notify_owner
+from handlers.promise_flow import DEFAULT_DUE_DAYS, notify_owner
 
 MAX_TEXT = 3000
 
@@ -64,6 +66,7 @@ async def handle_checkin_submission(
         errors[ids.CONCERN_BLOCK] = f"Keep it under {MAX_TEXT} characters."
     if checkin_id is None:
         errors[ids.RATING_BLOCK] = "This form lost track of its check-in; open it again."
+    promised = await _promises_made(svc, team_id, user_id, view, errors)
     if errors:
         await ack(response_action="errors", errors=errors)
         return
@@ -79,6 +82,20 @@ async def handle_checkin_submission(
         now=svc.now(),
     )
     if outcome.status == "saved":
+        assert outcome.detail is not None
+        account = await svc.account(team_id=team_id, account_id=outcome.detail.account_id)
+        if account is not None:
+            for what, due in promised:
+                await svc.promises.log(
+                    team_id=team_id,
+                    created_by=user_id,
+                    account=account,
+                    what=what,
+                    owner_id=user_id,
+                    due=due,
+                    interaction_id=outcome.detail.checkin.interaction_id,
+                    now=svc.now(),
+                )
         await ack()
         await svc.publish_home(team_id=team_id, user_id=user_id, now=svc.now())
         return
@@ -91,6 +108,32 @@ async def handle_checkin_submission(
     else:
         text = "I couldn't find that check-in."
     await ack(response_action="update", view=blocks.build_notice("Trust check-in", text))
+
+
+async def _promises_made(
+    svc: Services, team_id: str, user_id: str, view: dict[str, Any], errors: dict[str, str]
+) -> list[tuple[str, date]]:
+    """Read the "promises made" lines; every line must be valid before anything is stored."""
+    raw = _text(view, ids.PROMISES_MADE_BLOCK, ids.PROMISES_MADE_INPUT)
+    lines = [line.strip() for line in raw.splitlines() if line.strip()]
+    if not lines:
+        return []
+    now = svc.now()
+    tz = await svc.user_zone(team_id=team_id, user_id=user_id, now=now)
+    promised: list[tuple[str, date]] = []
+    for number, line in enumerate(lines, 1):
+        try:
+            what, when = parse_promise_line(line)
+            due = (
+                parse_due_date(when, now=now, tz=tz)
+                if when
+                else now.astimezone(tz).date() + timedelta(days=DEFAULT_DUE_DAYS)
+            )
+        except (CommandError, DateParseError) as exc:
+            errors[ids.PROMISES_MADE_BLOCK] = truncate(f"Line {number}: {exc}", 1500)
+            return []
+        promised.append((what, due))
+    return promised
 
 
 async def handle_interaction_submission(

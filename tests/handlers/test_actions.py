@@ -218,3 +218,40 @@ async def test_rate_limited_dm_is_retried_after_retry_after(bot: Bot) -> None:
     await eventually(lambda: bot.stub.calls_to("chat.postMessage"), limit=10)
     assert len(bot.stub.calls_to("chat.postMessage", all=True)) == 2
     assert (await checkin_row(bot, BOB)).dm_ts is not None
+
+
+async def test_promises_made_while_answering_are_linked_to_the_interaction(bot: Bot) -> None:
+    await log_checkin(bot)
+    view = bot.stub.calls_to("views.open")[-1].response["view"]
+    rating = {"rating_input": {"type": "radio_buttons", "selected_option": {"value": "4"}}}
+    bad = {
+        "rating": rating,
+        "promises_made": {
+            "promises_made_input": {
+                "type": "plain_text_input",
+                "value": "send deck by friday\ncall back by 31.2.",
+            }
+        },
+    }
+    reply = await bot.slack.submit(user_id=ALICE, view=view, values=bad)
+    body = reply.json()
+    assert body["response_action"] == "errors" and "Line 2" in body["errors"]["promises_made"]
+    assert (await checkin_row(bot, ALICE)).status == "pending"  # nothing half-written
+    good = {
+        "rating": rating,
+        "promises_made": {
+            "promises_made_input": {
+                "type": "plain_text_input",
+                "value": "send deck by friday\n\ncall back <!here>",
+            }
+        },
+    }
+    reply = await bot.slack.submit(user_id=ALICE, view=view, values=good)
+    assert reply.status == 200 and reply.text in ("", "{}")
+    async with bot.svc.engine.connect() as conn:
+        rows = (await conn.execute(select(t.promises).order_by(t.promises.c.id))).all()
+        interaction_id = (await conn.execute(select(t.interactions.c.id))).scalar_one()
+    assert [r.text for r in rows] == ["send deck", "call back @here"]  # never a live ping
+    assert {r.interaction_id for r in rows} == {interaction_id}
+    assert rows[0].due_date.isoformat() == "2026-11-27"  # the Friday after Monday 23 Nov
+    assert {r.owner_id for r in rows} == {ALICE}
