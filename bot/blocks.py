@@ -9,6 +9,7 @@ from typing import Any
 
 from bot import ids
 from bot.parsing import ACCOUNT_ADD_USAGE, AWAY_USAGE, CHECKIN_USAGE
+from bot.promise_parsing import PROMISE_USAGE
 from bot.text import escape, truncate
 from bot.vocab import DIRECTIONS, KINDS, RATINGS, STAGES
 from storage.models import AwayPeriod, CheckInDetail
@@ -87,6 +88,14 @@ def build_help() -> list[Block]:
             + CHECKIN_USAGE
             + "\nEveryone you mention gets a short trust check-in by DM; you get yours at once."
         ),
+        _section(
+            "*Promises*\n"
+            + PROMISE_USAGE
+            + "\n`<when>`: 2026-12-01, 1.12., friday, tomorrow, in 3 days, next week, end of month"
+            " (perjantaina, huomenna, 3 päivän päästä, ensi viikolla). No text: a form opens."
+            "\nThe owner is reminded the working day before, on the day and when late; "
+            "Kept / Renegotiate / Broken buttons record what happened."
+        ),
         _section("*Accounts*\n" + ACCOUNT_ADD_USAGE + "\nNames are unique, whatever the case."),
         _section(
             "*Away*\n"
@@ -100,7 +109,10 @@ def build_help() -> list[Block]:
 
 def help_text() -> str:
     """A plain-text fallback for the help message."""
-    return "trustloop commands: /checkin, /trust account add, /trust away, /trust back, /trust help"
+    return (
+        "trustloop commands: /checkin, /promise, /promise list, /trust account add, "
+        "/trust away, /trust back, /trust help"
+    )
 
 
 def build_error(message: str) -> list[Block]:

@@ -30,7 +30,14 @@ async def test_help_lists_every_command(bot: Bot) -> None:
     body = reply.json()
     assert body["response_type"] == "ephemeral"
     text = str(body["blocks"])
-    for usage in ("/checkin <account>", "/trust account add", "/trust away until", "/trust back"):
+    for usage in (
+        "/checkin <account>",
+        "/promise <account>",
+        "/promise list",
+        "/trust account add",
+        "/trust away until",
+        "/trust back",
+    ):
         assert usage in text
 
 
