@@ -125,6 +125,71 @@ async def handle_checkin_details(
     )
 
 
+async def _drafted_choice(
+    svc: Services,
+    respond: AsyncRespond,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    *,
+    create: bool,
+    what: str,
+) -> tuple[dict[str, Any], Account] | None:
+    """The draft a suggestion button continues, and the account picked or created; once."""
+    team_id, user_id = team_of(body), body["user"]["id"]
+    draft_raw, _, account_raw = str(action.get("value") or "").partition(":")
+    draft_id = int_value(draft_raw)
+    account: Account | None = None
+    if not create:
+        account_id = int_value(account_raw)
+        account = await svc.account(team_id=team_id, account_id=account_id) if account_id else None
+        if account is None:
+            draft_id = None
+    if draft_id is None:
+        await tell(respond, body, f"That choice is no longer valid. Run `/{what}` again.")
+        return None
+    draft = await svc.take_draft(team_id=team_id, user_id=user_id, draft_id=draft_id, now=svc.now())
+    if draft is None:
+        noun = "check-in" if what == "checkin" else what
+        await tell(respond, body, f"That {noun} was already logged; nothing changed.")
+        return None
+    if account is None:
+        account = await _create_named_account(
+            svc, respond, body, str(draft.get("account_name") or "")
+        )
+    if account is None:
+        return None
+    await respond(delete_original=True)
+    return draft, account
+
+
+async def _continue_checkin(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    context: AsyncBoltContext,
+    respond: AsyncRespond,
+    *,
+    create: bool,
+) -> None:
+    await ack()
+    svc = services(context)
+    chosen = await _drafted_choice(svc, respond, body, action, create=create, what="checkin")
+    if chosen is None:
+        return
+    draft, account = chosen
+    await start_checkin(
+        svc,
+        respond,
+        team_id=team_of(body),
+        user_id=body["user"]["id"],
+        account=account,
+        kind=str(draft.get("kind") or "meeting"),
+        participants=list(draft.get("participants") or []),
+        note=str(draft.get("note") or ""),
+        trigger_id=body.get("trigger_id"),
+    )
+
+
 async def handle_pick_account(
     ack: AsyncAck,
     body: dict[str, Any],
@@ -133,34 +198,7 @@ async def handle_pick_account(
     respond: AsyncRespond,
 ) -> None:
     """A suggested account was picked: continue the /checkin that named an unknown one."""
-    await ack()
-    svc = services(context)
-    team_id, user_id = team_of(body), body["user"]["id"]
-    raw = str(action.get("value") or "")
-    draft_id, _, account_raw = raw.partition(":")
-    draft_key, account_id = int_value(draft_id), int_value(account_raw)
-    account = await svc.account(team_id=team_id, account_id=account_id) if account_id else None
-    if draft_key is None or account is None:
-        await tell(respond, body, "That choice is no longer valid. Run `/checkin` again.")
-        return
-    draft = await svc.take_draft(
-        team_id=team_id, user_id=user_id, draft_id=draft_key, now=svc.now()
-    )
-    if draft is None:
-        await tell(respond, body, "That check-in was already logged; nothing changed.")
-        return
-    await respond(delete_original=True)
-    await start_checkin(
-        svc,
-        respond,
-        team_id=team_id,
-        user_id=user_id,
-        account=account,
-        kind=str(draft.get("kind") or "meeting"),
-        participants=list(draft.get("participants") or []),
-        note=str(draft.get("note") or ""),
-        trigger_id=body.get("trigger_id"),
-    )
+    await _continue_checkin(ack, body, action, context, respond, create=False)
 
 
 async def handle_create_account(
@@ -171,33 +209,7 @@ async def handle_create_account(
     respond: AsyncRespond,
 ) -> None:
     """Create the account the user named, then continue their /checkin."""
-    await ack()
-    svc = services(context)
-    team_id, user_id = team_of(body), body["user"]["id"]
-    draft_id = int_value(action.get("value"))
-    draft = (
-        await svc.take_draft(team_id=team_id, user_id=user_id, draft_id=draft_id, now=svc.now())
-        if draft_id
-        else None
-    )
-    if draft is None:
-        await tell(respond, body, "That check-in was already logged; nothing changed.")
-        return
-    account = await _create_named_account(svc, respond, body, str(draft.get("account_name") or ""))
-    if account is None:
-        return
-    await respond(delete_original=True)
-    await start_checkin(
-        svc,
-        respond,
-        team_id=team_id,
-        user_id=user_id,
-        account=account,
-        kind=str(draft.get("kind") or "meeting"),
-        participants=list(draft.get("participants") or []),
-        note=str(draft.get("note") or ""),
-        trigger_id=body.get("trigger_id"),
-    )
+    await _continue_checkin(ack, body, action, context, respond, create=True)
 
 
 FORBIDDEN = (
@@ -382,13 +394,20 @@ async def handle_promise_edit(
 
 
 async def _continue_promise(
-    svc: Services,
-    respond: AsyncRespond,
+    ack: AsyncAck,
     body: dict[str, Any],
-    draft: dict[str, Any],
-    account: Account,
+    action: dict[str, Any],
+    context: AsyncBoltContext,
+    respond: AsyncRespond,
+    *,
+    create: bool,
 ) -> None:
-    await respond(delete_original=True)
+    await ack()
+    svc = services(context)
+    chosen = await _drafted_choice(svc, respond, body, action, create=create, what="promise")
+    if chosen is None:
+        return
+    draft, account = chosen
     await log_promise(
         svc,
         respond,
@@ -409,20 +428,7 @@ async def handle_pick_promise_account(
     respond: AsyncRespond,
 ) -> None:
     """A suggested account was picked: log the /promise that named an unknown one."""
-    await ack()
-    svc = services(context)
-    team_id, user_id = team_of(body), body["user"]["id"]
-    draft_raw, _, account_raw = str(action.get("value") or "").partition(":")
-    draft_id, account_id = int_value(draft_raw), int_value(account_raw)
-    account = await svc.account(team_id=team_id, account_id=account_id) if account_id else None
-    if draft_id is None or account is None:
-        await tell(respond, body, "That choice is no longer valid. Run `/promise` again.")
-        return
-    draft = await svc.take_draft(team_id=team_id, user_id=user_id, draft_id=draft_id, now=svc.now())
-    if draft is None:
-        await tell(respond, body, "That promise was already logged; nothing changed.")
-        return
-    await _continue_promise(svc, respond, body, draft, account)
+    await _continue_promise(ack, body, action, context, respond, create=False)
 
 
 async def handle_create_promise_account(
@@ -433,21 +439,7 @@ async def handle_create_promise_account(
     respond: AsyncRespond,
 ) -> None:
     """Create the account the user named, then log their /promise."""
-    await ack()
-    svc = services(context)
-    team_id, user_id = team_of(body), body["user"]["id"]
-    draft_id = int_value(action.get("value"))
-    draft = (
-        await svc.take_draft(team_id=team_id, user_id=user_id, draft_id=draft_id, now=svc.now())
-        if draft_id
-        else None
-    )
-    if draft is None:
-        await tell(respond, body, "That promise was already logged; nothing changed.")
-        return
-    account = await _create_named_account(svc, respond, body, str(draft.get("account_name") or ""))
-    if account is not None:
-        await _continue_promise(svc, respond, body, draft, account)
+    await _continue_promise(ack, body, action, context, respond, create=True)
 
 
 async def _create_named_account(
