@@ -63,5 +63,5 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
                 await stopping
         finally:
             await runner.close()
-            scheduler.shutdown(wait=False)
+            await scheduler.close()
             log.info("stopped")

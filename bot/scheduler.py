@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -19,18 +21,57 @@ async def tick(svc: Services) -> None:
         log.info("tick", extra={"report": str(report)})
 
 
-def start_scheduler(svc: Services, *, interval_seconds: int) -> AsyncIOScheduler:
-    """Start a scheduler that runs `tick` every interval (one at a time, catching up once)."""
-    scheduler = AsyncIOScheduler(timezone="UTC")
-    scheduler.add_job(
-        tick,
-        IntervalTrigger(seconds=interval_seconds),
-        args=[svc],
-        id="tick",
-        max_instances=1,
-        coalesce=True,
-        misfire_grace_time=interval_seconds,
-        next_run_time=svc.now(),
-    )
+class Scheduler:
+    """Runs due work on a timer; closing waits for work in flight before the database closes."""
+
+    def __init__(self, svc: Services, *, interval_seconds: int):
+        self.svc = svc
+        self.interval_seconds = interval_seconds
+        self._aps = AsyncIOScheduler(timezone="UTC")
+        self._inflight: set[asyncio.Task[None]] = set()
+
+    def start(self) -> None:
+        """Start ticking now and every interval (one at a time, catching up once)."""
+        self._aps.add_job(
+            self._run,
+            IntervalTrigger(seconds=self.interval_seconds),
+            args=[lambda: tick(self.svc)],
+            id="tick",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=self.interval_seconds,
+            next_run_time=self.svc.now(),
+        )
+        self._aps.start()
+
+    async def _run(self, work: Callable[[], Awaitable[None]]) -> None:
+        # APScheduler cancels its job futures at shutdown; shielding lets a tick that is
+        # half-way through a transaction finish instead of being torn down mid-query.
+        task = asyncio.ensure_future(work())
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            # Only the scheduler's own wrapper is cancelled (at shutdown); `close` awaits
+            # the work itself, so there is nothing to report here.
+            return
+
+    async def close(self, grace: float = 10.0) -> None:
+        """Stop the timer, then wait (bounded) for work in flight to finish."""
+        if self._aps.running:
+            self._aps.shutdown(wait=False)
+        pending = set(self._inflight)
+        if not pending:
+            return
+        _, late = await asyncio.wait(pending, timeout=grace)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+
+def start_scheduler(svc: Services, *, interval_seconds: int) -> Scheduler:
+    """Build and start the bot's scheduler."""
+    scheduler = Scheduler(svc, interval_seconds=interval_seconds)
     scheduler.start()
     return scheduler
