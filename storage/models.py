@@ -182,3 +182,34 @@ class PromiseFigures:
         """Kept on time over all promises resolved as kept or broken (None if none were)."""
         resolved = self.kept_on_time + self.kept_late + self.broken
         return self.kept_on_time / resolved if resolved else None
+
+
+@dataclass(frozen=True)
+class WeekRating:
+    """Answered check-ins of one account in one week: `weeks_ago` 0 is the last 7 days."""
+
+    weeks_ago: int
+    average: float
+    count: int
+
+
+@dataclass(frozen=True)
+class AccountSignals:
+    """Everything the risk model reads about one account, as of one instant."""
+
+    account: Account
+    weeks: tuple[WeekRating, ...] = ()
+    recent_ratings: tuple[int, ...] = ()  # newest first, at most six
+    last_contact_at: datetime | None = None
+    last_complaint_at: datetime | None = None
+    asked: int = 0  # check-ins asked in the recent window (people away not counted)
+    unanswered: int = 0  # of those, expired without an answer
+    concerns: int = 0
+    latest_concern: str | None = None
+    worse: int = 0  # answers saying things got worse
+    overdue: int = 0
+    oldest_due: date | None = None
+    broken: int = 0
+    kept_on_time: int = 0
+    kept_late: int = 0
+    open_promises: int = 0

@@ -9,6 +9,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -86,6 +87,7 @@ interactions = Table(
     Column("source", String(16), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Index("ix_interactions_team_account_when", "team_id", "account_id", "occurred_at"),
+    Index("ix_interactions_team_when", "team_id", "occurred_at"),
 )
 
 checkins = Table(
@@ -116,6 +118,8 @@ checkins = Table(
     Index("ix_checkins_team_user_status", "team_id", "user_id", "status"),
     Index("ix_checkins_status_remind", "status", "remind_at"),
     Index("ix_checkins_status_expires", "status", "expires_at"),
+    Index("ix_checkins_team_answered", "team_id", "answered_at"),
+    Index("ix_checkins_team_created", "team_id", "created_at"),
 )
 
 slack_users = Table(
@@ -180,6 +184,7 @@ promises = Table(
     Index("ix_promises_team_owner_status", "team_id", "owner_id", "status"),
     Index("ix_promises_team_account", "team_id", "account_id"),
     Index("ix_promises_status_due", "status", "due_date"),
+    Index("ix_promises_team_closed", "team_id", "closed_at"),
 )
 
 promise_events = Table(
@@ -201,4 +206,58 @@ promise_events = Table(
     Column("note", Text, nullable=True),
     Index("ix_promise_events_team_promise", "team_id", "promise_id"),
     Index("ix_promise_events_team_at", "team_id", "at"),
+)
+
+digest_subscriptions = Table(
+    "digest_subscriptions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("team_id", String(TEAM), nullable=False),
+    Column("channel_id", String(32), nullable=False),
+    Column("weekday", Integer, nullable=False),  # 0 = Monday
+    Column("hour", Integer, nullable=False),
+    Column("minute", Integer, nullable=False),
+    Column("tz", String(64), nullable=False),
+    Column("tiers", String(8), nullable=False, server_default=""),  # "A,B"; empty = all
+    Column("created_by", String(USER), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("active", Integer, nullable=False, server_default="1"),
+    UniqueConstraint("team_id", "channel_id", name="uq_digest_subscriptions_team_channel"),
+)
+
+digest_posts = Table(
+    "digest_posts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("team_id", String(TEAM), nullable=False),
+    Column("subscription_id", Integer, ForeignKey("digest_subscriptions.id"), nullable=False),
+    Column("week", Date, nullable=False),  # Monday of the subscription's local week
+    # claimed | posted | failed | gave_up
+    Column("status", String(16), nullable=False),
+    Column("claimed_at", UTCDateTime(), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UTCDateTime(), nullable=True),
+    Column("posted_at", UTCDateTime(), nullable=True),
+    Column("channel_id", String(32), nullable=False),
+    Column("message_ts", String(32), nullable=True),
+    Column("error", String(200), nullable=True),
+    Column("chart_error", String(200), nullable=True),
+    UniqueConstraint("subscription_id", "week", name="uq_digest_posts_subscription_week"),
+    Index("ix_digest_posts_status_next", "status", "next_attempt_at"),
+)
+
+risk_snapshots = Table(
+    "risk_snapshots",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("team_id", String(TEAM), nullable=False),
+    Column("week", Date, nullable=False),
+    Column("at_risk", Integer, nullable=False),
+    Column("watch", Integer, nullable=False),
+    Column("healthy", Integer, nullable=False),
+    Column("unknown", Integer, nullable=False),
+    Column("avg_trust", Float, nullable=True),
+    Column("computed_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("team_id", "week", name="uq_risk_snapshots_team_week"),
 )
