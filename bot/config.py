@@ -33,6 +33,13 @@ class Settings(BaseSettings):
     tick_interval_seconds: int = Field(default=60, ge=5)
     log_level: str = "INFO"
 
+    # How often each tier expects contact (the risk model's "silence" rule), in days.
+    cadence_a_days: int = Field(default=7, ge=1, le=365)
+    cadence_b_days: int = Field(default=14, ge=1, le=365)
+    cadence_c_days: int = Field(default=30, ge=1, le=365)
+    # Besides workspace admins, who may subscribe channels to the digest (user ids, commas).
+    digest_managers: str = ""
+
     @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
@@ -52,6 +59,20 @@ class Settings(BaseSettings):
         if "://" not in value:
             raise ValueError("must be a SQLAlchemy URL such as sqlite+aiosqlite:///trustloop.db")
         return value
+
+    @field_validator("digest_managers")
+    @classmethod
+    def _user_ids(cls, value: str) -> str:
+        ids = [x.strip() for x in value.split(",") if x.strip()]
+        bad = [x for x in ids if not x.isalnum() or x[:1] not in {"U", "W"}]
+        if bad:
+            raise ValueError(f"must be Slack user ids (U0123ABCD,...), not {bad[0]}")
+        return ",".join(ids)
+
+    @property
+    def manager_ids(self) -> frozenset[str]:
+        """Users allowed to manage digest subscriptions besides workspace admins."""
+        return frozenset(x for x in self.digest_managers.split(",") if x)
 
     @property
     def socket_mode(self) -> bool:

@@ -80,3 +80,10 @@ INTERACTION_INPUT = "promise_interaction_input"
 # The "promises made" part of the check-in modal.
 PROMISES_MADE_BLOCK = "promises_made"
 PROMISES_MADE_INPUT = "promises_made_input"
+
+# Account health: the account card, the ranked list and the digest.
+OPEN_ACCOUNT = "account_open"
+ACCOUNTS_PAGE = "accounts_page"
+ACCOUNTS_NAV_BLOCK = "accounts_nav"
+DIGEST_MORE_BLOCK = "digest_more"
+ACCOUNTS_PAGE_PATTERN = re.compile(r"^accounts_page_(prev|next)$")

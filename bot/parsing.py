@@ -22,6 +22,14 @@ ACCOUNT_ADD_USAGE = (
     "`/trust account add <name> [tier A|B|C] [value <number>] [@owner]` — for example "
     '`/trust account add "Acme Oy" tier A value 120000 @maria`'
 )
+ACCOUNT_VIEW_USAGE = (
+    "`/trust account <name>` — one account's health · `/trust accounts` — all, ranked by risk"
+)
+DIGEST_USAGE = (
+    "`/trust digest here [<weekday> <HH:MM>] [<IANA timezone>] [tier A,B]` — "
+    "for example `/trust digest here monday 09:00 Europe/Helsinki tier A,B` · "
+    "`/trust digest off` · `/trust digest preview`"
+)
 AWAY_USAGE = "`/trust away until <date>` (e.g. `until friday`, `until 2026-12-31`) · `/trust back`"
 
 
@@ -94,7 +102,48 @@ class Help:
     """`/trust help` (or no text)."""
 
 
-TrustCommand = AccountAdd | Away | Back | Help
+@dataclass(frozen=True)
+class AccountView:
+    """`/trust account <name>`."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class AccountsList:
+    """`/trust accounts [page N]`."""
+
+    page: int = 1
+
+
+@dataclass(frozen=True)
+class DigestHere:
+    """`/trust digest here [...]`: the schedule text is parsed with the caller's timezone."""
+
+    args: str
+
+
+@dataclass(frozen=True)
+class DigestOff:
+    """`/trust digest off`."""
+
+
+@dataclass(frozen=True)
+class DigestPreview:
+    """`/trust digest preview`."""
+
+
+TrustCommand = (
+    AccountAdd
+    | AccountView
+    | AccountsList
+    | Away
+    | Back
+    | Help
+    | DigestHere
+    | DigestOff
+    | DigestPreview
+)
 
 _VALUE = re.compile(r"^[€$£]?(\d[\d,_]*(?:\.\d+)?)([kKmM]?)[€$£]?$")
 
@@ -161,6 +210,31 @@ def parse_trust(text: str) -> TrustCommand:
     head = words[0].casefold()
     if head == "account" and len(words) > 1 and words[1].casefold() == "add":
         return parse_account_add(words[2] if len(words) > 2 else "")
+    if head == "account":
+        rest = text.strip()[len(words[0]) :].strip()
+        if not rest:
+            raise CommandError("Which account?\n" + ACCOUNT_VIEW_USAGE)
+        quoted, tokens = _strip_quotes(_tokens(rest))
+        return AccountView(name=clean_name(quoted if quoted is not None else " ".join(tokens)))
+    if head == "accounts":
+        rest_words = [w.casefold() for w in text.split()[1:]]
+        if rest_words and rest_words[0] == "page":
+            rest_words = rest_words[1:]
+        if not rest_words:
+            return AccountsList()
+        if len(rest_words) == 1 and rest_words[0].isdigit() and int(rest_words[0]) >= 1:
+            return AccountsList(page=min(int(rest_words[0]), 10_000))
+        raise CommandError("`/trust accounts [page <number>]` — for example `/trust accounts 2`.")
+    if head == "digest":
+        sub = words[1].casefold() if len(words) > 1 else ""
+        rest = words[2] if len(words) > 2 else ""
+        if sub == "here":
+            return DigestHere(args=rest)
+        if sub == "off" and not rest:
+            return DigestOff()
+        if sub == "preview" and not rest:
+            return DigestPreview()
+        raise CommandError("What should I do with the digest?\n" + DIGEST_USAGE)
     if head == "away":
         rest = text.strip()[len(words[0]) :].strip()
         if rest.casefold() == "until" or rest.casefold().startswith("until "):

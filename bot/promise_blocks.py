@@ -110,7 +110,9 @@ def build_promise_list(
 
 def reminder_fallback(d: PromiseDetail, kind: str) -> str:
     """Notification text of a promise reminder."""
-    lead = {"before": "Due tomorrow", "due": "Due today", "overdue": "Overdue"}.get(kind, "Due")
+    lead = {"before": "Due on the next working day", "due": "Due today", "overdue": "Overdue"}.get(
+        kind, "Due"
+    )
     return f"{lead}: your promise to {escape(d.account_name)}"
 
 

@@ -12,7 +12,7 @@ from slack_sdk.errors import SlackClientError
 
 from bot import promise_blocks
 from bot.checkin_rules import zone
-from bot.promise_rules import PromisePolicy, due_reminder, kept_on_time
+from bot.promise_rules import DUE, OVERDUE, PromisePolicy, days_overdue, due_reminder, kept_on_time
 from storage import promises as pq
 from storage.models import Account, PromiseDetail, PromiseFigures
 
@@ -306,6 +306,12 @@ class PromiseService:
         )
         if reminder is None:
             return False
+        today = now.astimezone(tz).date()
+        if p.last_reminded_at is not None and p.last_reminded_at.astimezone(tz).date() == today:
+            return False  # at most one a day, also when a night or an outage delayed one
+        # A delayed reminder says how things stand now, not when it was scheduled.
+        kind = reminder.kind if today < p.due_date else DUE if today == p.due_date else OVERDUE
+        overdue_days = days_overdue(now=now, due=p.due_date, tz=tz)
         async with self.svc.engine.connect() as conn:
             from storage import queries as q
 
@@ -321,9 +327,9 @@ class PromiseService:
             opened = await self.svc.client.conversations_open(users=p.owner_id)
             await self.svc.client.chat_postMessage(
                 channel=opened["channel"]["id"],
-                text=promise_blocks.reminder_fallback(detail, reminder.kind),
+                text=promise_blocks.reminder_fallback(detail, kind),
                 blocks=promise_blocks.build_promise_reminder(
-                    detail, kind=reminder.kind, overdue_days=reminder.overdue_days
+                    detail, kind=kind, overdue_days=overdue_days
                 ),
             )
         except SlackClientError as exc:

@@ -73,11 +73,13 @@ class TickReport:
     reminded: int = 0
     redelivered: int = 0
     promise_reminders: int = 0
+    digests: int = 0
 
     def __str__(self) -> str:
         return (
             f"expired {self.expired}, away {self.away}, reminded {self.reminded}, "
-            f"redelivered {self.redelivered}, promise reminders {self.promise_reminders}"
+            f"redelivered {self.redelivered}, promise reminders {self.promise_reminders}, "
+            f"digests {self.digests}"
         )
 
 
@@ -102,9 +104,19 @@ class Services:
             quiet_start=settings.quiet_hours_start,
             quiet_end=settings.quiet_hours_end,
         )
+        from bot.digests import DigestService
+        from bot.health import HealthService
         from bot.promises import PromiseService
 
         self.promises = PromiseService(self)
+        self.health = HealthService(self)
+        self.digests = DigestService(self)
+        self.subscriptions_changed: Callable[[], None] | None = None
+
+    def on_subscriptions_changed(self) -> None:
+        """Tell the scheduler (when one runs) to rebuild its digest jobs."""
+        if self.subscriptions_changed is not None:
+            self.subscriptions_changed()
 
     # --- accounts -------------------------------------------------------------------
 
@@ -528,12 +540,13 @@ class Services:
     # --- time-based work -----------------------------------------------------------------
 
     async def run_due_work(self, now: datetime) -> TickReport:
-        """Everything time-based that is due at `now`: expiries, reminders, failed DMs."""
+        """Everything time-based that is due at `now`: expiries, reminders, failed DMs, digests."""
         report = TickReport()
         await self._expire(now, report)
         await self._remind(now, report)
         await self._redeliver(now, report)
         report.promise_reminders = await self.promises.run_reminders(now)
+        report.digests = await self.digests.run_due(now)
         return report
 
     async def _expire(self, now: datetime, report: TickReport) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.errors import SlackClientError
 
 from bot import blocks, ids, promise_blocks
 from bot.parsing import AccountAdd, CommandError, clean_name
@@ -17,6 +18,7 @@ from bot.text import escape
 from handlers.common import int_value, services, team_of, tell
 from handlers.flows import start_checkin
 from handlers.guard import guarded
+from handlers.health_flow import account_card_message, accounts_page
 from handlers.promise_flow import log_promise
 from storage.models import Account
 from storage.queries import DuplicateAccountError, name_key
@@ -239,14 +241,19 @@ async def _promise_feedback(
     channel, ts = _container(body)
     container = body.get("container") or {}
     if outcome.status == "saved":
+        updated = False
         if channel and ts and not container.get("is_ephemeral"):
-            await svc.client.chat_update(
-                channel=channel,
-                ts=ts,
-                text=f"Promise to {detail.account_name}: {detail.promise.status}",
-                blocks=promise_blocks.build_promise_closed(detail),
-            )
-        elif body.get("response_url"):
+            try:
+                await svc.client.chat_update(
+                    channel=channel,
+                    ts=ts,
+                    text=f"Promise to {escape(detail.account_name)}: {detail.promise.status}",
+                    blocks=promise_blocks.build_promise_closed(detail),
+                )
+                updated = True
+            except SlackClientError:
+                pass  # the message is gone; the change is stored, so say so below
+        if not updated and body.get("response_url"):
             await respond(
                 text=promise_blocks.promise_outcome_text(detail),
                 response_type="ephemeral",
@@ -465,6 +472,36 @@ async def _create_named_account(
         return found[0] if found else None
 
 
+async def handle_open_account(
+    ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext, respond: AsyncRespond
+) -> None:
+    """ "Open" on a digest or the ranked list: the account card, to the clicker only."""
+    await ack()
+    svc = services(context)
+    account_id = int_value(_action_value(body))
+    if account_id is None:
+        await tell(respond, body, "That button is out of date.")
+        return
+    answer = await account_card_message(svc, team_id=team_of(body), account_id=account_id)
+    await respond(response_type="ephemeral", replace_original=False, **answer)
+
+
+async def handle_accounts_page(
+    ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext, respond: AsyncRespond
+) -> None:
+    """Previous / next page of `/trust accounts`, in place."""
+    await ack()
+    svc = services(context)
+    page = min(int_value(_action_value(body)) or 1, 10_000)
+    answer = await accounts_page(svc, team_id=team_of(body), page=page)
+    await respond(response_type="ephemeral", replace_original=True, **answer)
+
+
+def _action_value(body: dict[str, Any]) -> str:
+    actions = body.get("actions") or [{}]
+    return str(actions[0].get("value") or "")
+
+
 def register(app: AsyncApp) -> None:
     """Register the button listeners."""
     app.action(ids.RATE_CHECKIN_PATTERN)(guarded(handle_rate_checkin))
@@ -479,3 +516,5 @@ def register(app: AsyncApp) -> None:
     app.action(ids.PROMISE_EDIT)(guarded(handle_promise_edit))
     app.action(ids.PICK_PROMISE_ACCOUNT_PATTERN)(guarded(handle_pick_promise_account))
     app.action(ids.CREATE_PROMISE_ACCOUNT)(guarded(handle_create_promise_account))
+    app.action(ids.OPEN_ACCOUNT)(guarded(handle_open_account))
+    app.action(ids.ACCOUNTS_PAGE_PATTERN)(guarded(handle_accounts_page))

@@ -15,6 +15,8 @@ from bot import blocks, ids, promise_blocks
 from bot.dates import DateParseError, day_end, parse_due_date
 from bot.parsing import (
     AccountAdd,
+    AccountsList,
+    AccountView,
     Away,
     Back,
     CommandError,
@@ -27,6 +29,7 @@ from bot.text import escape
 from handlers.common import services
 from handlers.flows import start_checkin
 from handlers.guard import guarded
+from handlers.health_flow import TRUST_HEALTH, accounts_page, digest_command, show_account
 from handlers.promise_flow import DEFAULT_DUE_DAYS, log_promise
 from storage.queries import DuplicateAccountError, name_key
 
@@ -88,7 +91,7 @@ async def handle_checkin_command(
 async def handle_trust_command(
     ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext, respond: AsyncRespond
 ) -> None:
-    """/trust: help, accounts, away and back."""
+    """/trust: help, accounts, account health, digests, away and back."""
     svc = services(context)
     team_id, user_id = command["team_id"], command["user_id"]
     try:
@@ -101,6 +104,21 @@ async def handle_trust_command(
         return
     await ack()
     now = svc.now()
+    if isinstance(parsed, TRUST_HEALTH):
+        if isinstance(parsed, AccountView):
+            answer = await show_account(svc, team_id=team_id, cmd=parsed)
+        elif isinstance(parsed, AccountsList):
+            answer = await accounts_page(svc, team_id=team_id, page=parsed.page)
+        else:
+            answer = await digest_command(
+                svc,
+                team_id=team_id,
+                user_id=user_id,
+                channel_id=command["channel_id"],
+                cmd=parsed,
+            )
+        await respond(response_type="ephemeral", **answer)
+        return
     if isinstance(parsed, AccountAdd):
         message = await _add_account(svc, team_id, user_id, parsed)
     elif isinstance(parsed, Away):
@@ -220,7 +238,7 @@ async def handle_promise_command(
             "all": "Open promises",
         }.get(parsed.scope, f"Open promises to {account.name if account else ''}")
         await respond(
-            text=title,
+            text=escape(title),
             blocks=promise_blocks.build_promise_list(found, total=total, title=title, today=today),
             response_type="ephemeral",
         )

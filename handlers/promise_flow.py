@@ -57,7 +57,7 @@ async def log_promise(
         return
     note = "" if when_text else f" No date given, so it is due in {DEFAULT_DUE_DAYS} days."
     await respond(
-        text=f"Promise logged for {account.name}.{note}",
+        text=f"Promise logged for {escape(account.name)}.{note}",
         blocks=promise_blocks.build_promise_logged(detail),
         response_type="ephemeral",
         replace_original=False,

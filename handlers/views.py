@@ -16,7 +16,7 @@ from bot.parsing import CommandError
 from bot.promise_parsing import parse_promise_line
 from bot.promises import PromiseError, PromiseOutcome
 from bot.services import Services
-from bot.text import truncate
+from bot.text import escape, truncate
 from bot.vocab import DIRECTIONS, KINDS, STAGES
 from handlers.common import int_value, metadata, services, team_of
 from handlers.guard import guarded
@@ -251,7 +251,7 @@ async def _after_promise_change(
             await svc.client.chat_update(
                 channel=str(data["ch"]),
                 ts=str(data["ts"]),
-                text=f"Promise to {detail.account_name}",
+                text=f"Promise to {escape(detail.account_name)}",
                 blocks=promise_blocks.build_promise_message(detail),
             )
     await svc.publish_home(
@@ -352,6 +352,8 @@ async def handle_edit_promise_submission(
     errors: dict[str, str] = {}
     if not what:
         errors[ids.WHAT_BLOCK] = "Say what was promised."
+    elif len(what) > MAX_TEXT:
+        errors[ids.WHAT_BLOCK] = f"Keep the promise under {MAX_TEXT} characters."
     if not owner:
         errors[ids.OWNER_BLOCK] = "Pick the owner."
     if due is None:
@@ -403,6 +405,8 @@ async def handle_new_promise_submission(
         )
     if not what:
         errors[ids.WHAT_BLOCK] = "Say what was promised."
+    elif len(what) > MAX_TEXT:
+        errors[ids.WHAT_BLOCK] = f"Keep the promise under {MAX_TEXT} characters."
     tz = await svc.user_zone(team_id=team_id, user_id=user_id, now=now)
     if due is None or due < now.astimezone(tz).date():
         errors[ids.DUE_BLOCK] = "Pick today or a later day."

@@ -213,3 +213,48 @@ class AccountSignals:
     kept_on_time: int = 0
     kept_late: int = 0
     open_promises: int = 0
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A channel's weekly digest: when (local weekday and time in `tz`) and which tiers."""
+
+    id: int
+    team_id: str
+    channel_id: str
+    weekday: int
+    hour: int
+    minute: int
+    tz: str
+    tiers: tuple[str, ...]
+    created_by: str
+    active: bool
+
+
+@dataclass(frozen=True)
+class DigestPost:
+    """One subscription's digest for one week: claimed before posting, then its outcome."""
+
+    id: int
+    team_id: str
+    subscription_id: int
+    week: date
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None
+    posted_at: datetime | None
+    channel_id: str
+    message_ts: str | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A workspace's risk counts and average trust for one week (for the trend chart)."""
+
+    week: date
+    at_risk: int
+    watch: int
+    healthy: int
+    unknown: int
+    avg_trust: float | None

@@ -16,8 +16,8 @@ from sqlalchemy import Date, and_, case, func, or_, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage import tables as t
-from storage.models import Account, AccountSignals, WeekRating
-from storage.queries import ANSWERED, AWAY, EXPIRED, _account
+from storage.models import Account, AccountSignals, Interaction, WeekRating
+from storage.queries import ANSWERED, AWAY, EXPIRED, _account, _interaction
 
 COMPLAINT = "complaint"
 KEPT, BROKEN, OPEN = "kept", "broken", "open"
@@ -270,3 +270,103 @@ def _when(aggregate: Any) -> Any:
 
 def _chunks(items: Sequence[int], size: int) -> list[Sequence[int]]:
     return [items[k : k + size] for k in range(0, len(items), size)]
+
+
+async def account_interactions(
+    conn: AsyncConnection, *, team_id: str, account_id: int, limit: int
+) -> list[Interaction]:
+    """An account's latest interactions, newest first."""
+    i = t.interactions
+    rows = await conn.execute(
+        select(i)
+        .where(i.c.team_id == team_id, i.c.account_id == account_id)
+        .order_by(i.c.occurred_at.desc(), i.c.id.desc())
+        .limit(limit)
+    )
+    return [_interaction(r) for r in rows]
+
+
+async def account_team(
+    conn: AsyncConnection, *, team_id: str, account_id: int, since: datetime
+) -> list[str]:
+    """Who has taken part in the account's interactions since `since`, most involved first."""
+    i, c = t.interactions, t.checkins
+    rows = await conn.execute(
+        select(c.c.user_id, func.count().label("n"))
+        .join(i, i.c.id == c.c.interaction_id)
+        .where(
+            c.c.team_id == team_id,
+            i.c.team_id == team_id,
+            i.c.account_id == account_id,
+            i.c.occurred_at >= since,
+        )
+        .group_by(c.c.user_id)
+        .order_by(func.count().desc(), c.c.user_id)
+    )
+    return [str(r[0]) for r in rows]
+
+
+async def checkin_response(
+    conn: AsyncConnection, *, team_id: str, start: datetime, end: datetime
+) -> tuple[int, int]:
+    """Check-ins asked in [start, end) (people away not counted) and how many were answered."""
+    c = t.checkins
+    row = (
+        await conn.execute(
+            select(func.count(), _count(c.c.status == ANSWERED)).where(
+                c.c.team_id == team_id,
+                c.c.created_at >= start,
+                c.c.created_at < end,
+                c.c.status != AWAY,
+            )
+        )
+    ).one()
+    return int(row[0]), int(row[1] or 0)
+
+
+async def team_promise_week(
+    conn: AsyncConnection, *, team_id: str, start: datetime, end: datetime
+) -> tuple[int, int, int]:
+    """Promises kept on time and broken in [start, end), and open ones overdue at `end`."""
+    p, e = t.promises, t.promise_events
+    kept, broken = (
+        await conn.execute(
+            select(
+                _count(and_(e.c.kind == KEPT, e.c.in_time == 1)), _count(e.c.kind == BROKEN)
+            ).where(e.c.team_id == team_id, e.c.at >= start, e.c.at < end)
+        )
+    ).one()
+    overdue = (
+        await conn.execute(
+            select(func.count()).where(
+                p.c.team_id == team_id,
+                p.c.created_at < end,
+                or_(p.c.status == OPEN, p.c.closed_at >= end),
+                p.c.due_date < end.date(),
+            )
+        )
+    ).scalar_one()
+    return int(kept or 0), int(broken or 0), int(overdue)
+
+
+async def kept_promises(
+    conn: AsyncConnection, *, team_id: str, start: datetime, end: datetime, limit: int
+) -> list[tuple[str, str, str]]:
+    """Promises kept on time in [start, end): (account name, what, owner), newest first."""
+    p, e, a = t.promises, t.promise_events, t.accounts
+    rows = await conn.execute(
+        select(a.c.name, p.c.text, p.c.owner_id)
+        .select_from(e)
+        .join(p, and_(p.c.id == e.c.promise_id, p.c.team_id == e.c.team_id))
+        .join(a, and_(a.c.id == p.c.account_id, a.c.team_id == p.c.team_id))
+        .where(
+            e.c.team_id == team_id,
+            e.c.at >= start,
+            e.c.at < end,
+            e.c.kind == KEPT,
+            e.c.in_time == 1,
+        )
+        .order_by(e.c.at.desc(), e.c.id.desc())
+        .limit(limit)
+    )
+    return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]

@@ -9,9 +9,14 @@ import pytest
 from bot.parsing import (
     MAX_ACCOUNT_NAME,
     AccountAdd,
+    AccountsList,
+    AccountView,
     Away,
     Back,
     CommandError,
+    DigestHere,
+    DigestOff,
+    DigestPreview,
     Help,
     clean_name,
     parse_checkin,
@@ -279,10 +284,48 @@ def test_trust_back(text):
     assert parse_trust(text) == Back()
 
 
-@pytest.mark.parametrize("text", ["foo", "accounts please", "account Acme", "digestt here"])
+@pytest.mark.parametrize("text", ["foo", "accountz", "digestt here"])
 def test_trust_unknown_subcommand(text):
     with pytest.raises(CommandError, match="Try `/trust help`"):
         parse_trust(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("account Acme", AccountView("Acme")),
+        ("account  Acme   Oy ", AccountView("Acme Oy")),
+        ('account "Acme Add"', AccountView("Acme Add")),
+        ("Account &lt;b&gt;", AccountView("<b>")),
+        ("accounts", AccountsList()),
+        ("accounts 3", AccountsList(3)),
+        ("accounts page 2", AccountsList(2)),
+        ("digest here", DigestHere("")),
+        ("digest here friday 16:00 tier A", DigestHere("friday 16:00 tier A")),
+        ("DIGEST off", DigestOff()),
+        ("digest preview", DigestPreview()),
+    ],
+)
+def test_trust_health_commands(text, expected):
+    assert parse_trust(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("account", "Which account?"),
+        ("account <@U1|bob>", "can't be a mention"),
+        ("accounts please", "/trust accounts [page <number>]"),
+        ("accounts 0", "/trust accounts [page <number>]"),
+        ("digest", "/trust digest here"),
+        ("digest sometimes", "/trust digest here"),
+        ("digest off now", "/trust digest here"),
+    ],
+)
+def test_trust_health_command_errors(text, words):
+    with pytest.raises(CommandError) as err:
+        parse_trust(text)
+    assert words in str(err.value)
 
 
 # --- values -------------------------------------------------------------------------------

@@ -1,0 +1,246 @@
+"""Relationship health: account cards, ranked accounts and the weekly digest's figures.
+
+Reads signals through storage's windowed queries, scores them with the pure risk model and
+hands typed results to the Block Kit builders. Shared by the slash commands, the scheduler
+and `trustloop digest preview`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.risk import AT_RISK, HEALTHY, UNKNOWN, WATCH, Assessment, RiskRules, assess, rank
+from storage import promises as pq
+from storage import risk as rq
+from storage.digests import save_snapshot, snapshots
+from storage.models import Account, Interaction, PromiseDetail, Snapshot
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+CHART_WEEKS = 12
+
+
+@dataclass(frozen=True)
+class AccountCard:
+    """Everything `/trust account <name>` shows."""
+
+    assessment: Assessment
+    open_promises: list[PromiseDetail]
+    open_count: int
+    interactions: list[Interaction]
+    team: list[str]
+
+
+@dataclass(frozen=True)
+class WeekFigures:
+    """The team's promise figures for one week."""
+
+    kept_on_time: int
+    broken: int
+    overdue: int
+
+
+@dataclass(frozen=True)
+class Digest:
+    """One digest: the week it covers, its counts, the ranked at-risk accounts and the wins."""
+
+    team_id: str
+    start: datetime
+    end: datetime
+    tiers: tuple[str, ...]
+    accounts: int
+    at_risk: list[Assessment]
+    watch: int
+    new_at_risk: frozenset[int]
+    recovered: list[Assessment]
+    this_week: WeekFigures
+    last_week: WeekFigures
+    asked: int
+    answered: int
+    kept: list[tuple[str, str, str]]
+    overdue: dict[int, list[PromiseDetail]] = field(default_factory=dict)
+    chart: list[Snapshot] = field(default_factory=list)
+
+    @property
+    def response_rate(self) -> float | None:
+        """Share of this week's check-ins that were answered."""
+        return self.answered / self.asked if self.asked else None
+
+
+def rules_from(settings: object) -> RiskRules:
+    """The risk rules with the configured contact cadences."""
+    return RiskRules(
+        cadence_days={
+            "A": getattr(settings, "cadence_a_days", 7),
+            "B": getattr(settings, "cadence_b_days", 14),
+            "C": getattr(settings, "cadence_c_days", 30),
+        }
+    )
+
+
+def week_monday(moment: datetime) -> date:
+    """The Monday (UTC) of the week containing `moment`: the key of weekly snapshots."""
+    day = moment.date()
+    return day - timedelta(days=day.weekday())
+
+
+class HealthService:
+    """Risk assessments over the database."""
+
+    def __init__(self, svc: Services):
+        self.svc = svc
+        self.rules = rules_from(svc.settings)
+
+    async def assess_all(
+        self, *, team_id: str, now: datetime, tiers: tuple[str, ...] = ()
+    ) -> list[Assessment]:
+        """Every account (of the tiers) assessed as of `now`, ranked by weighted risk."""
+        async with self.svc.engine.connect() as conn:
+            return await self._assess(conn, team_id=team_id, now=now, tiers=tiers)
+
+    async def _assess(
+        self, conn: AsyncConnection, *, team_id: str, now: datetime, tiers: tuple[str, ...]
+    ) -> list[Assessment]:
+        accounts = await rq.load_accounts(
+            conn,
+            team_id=team_id,
+            tiers=tiers,
+            created_before=now,
+        )
+        signals = await rq.account_signals(
+            conn,
+            team_id=team_id,
+            now=now,
+            accounts=accounts,
+            window_weeks=self.rules.window_weeks,
+            recent_days=self.rules.recent_days,
+        )
+        return rank((assess(s, now=now, rules=self.rules) for s in signals), self.rules)
+
+    async def card(self, *, account: Account, now: datetime) -> AccountCard:
+        """The account card: assessment, open promises, last interactions, team."""
+        team_id = account.team_id
+        async with self.svc.engine.connect() as conn:
+            signals = await rq.account_signals(
+                conn,
+                team_id=team_id,
+                now=now,
+                accounts=[account],
+                window_weeks=self.rules.window_weeks,
+                recent_days=self.rules.recent_days,
+            )
+            open_promises = await pq.list_promises(
+                conn,
+                team_id=team_id,
+                scope="account",
+                account_id=account.id,
+                today=now.date(),
+                limit=5,
+            )
+            open_count = await pq.count_promises(
+                conn, team_id=team_id, scope="account", account_id=account.id, today=now.date()
+            )
+            interactions = await rq.account_interactions(
+                conn, team_id=team_id, account_id=account.id, limit=5
+            )
+            members = await rq.account_team(
+                conn, team_id=team_id, account_id=account.id, since=now - timedelta(weeks=26)
+            )
+        assessment = rank([assess(signals[0], now=now, rules=self.rules)], self.rules)[0]
+        return AccountCard(assessment, open_promises, open_count, interactions, members)
+
+    async def digest(
+        self, *, team_id: str, now: datetime, tiers: tuple[str, ...] = (), chart: bool = True
+    ) -> Digest:
+        """The digest for the week ending at `now`."""
+        start = now - timedelta(days=7)
+        async with self.svc.engine.connect() as conn:
+            current = await self._assess(conn, team_id=team_id, now=now, tiers=tiers)
+            before = await self._assess(conn, team_id=team_id, now=start, tiers=tiers)
+            this_week = WeekFigures(
+                *await rq.team_promise_week(conn, team_id=team_id, start=start, end=now)
+            )
+            last_week = WeekFigures(
+                *await rq.team_promise_week(
+                    conn, team_id=team_id, start=start - timedelta(days=7), end=start
+                )
+            )
+            asked, answered = await rq.checkin_response(conn, team_id=team_id, start=start, end=now)
+            kept = await rq.kept_promises(conn, team_id=team_id, start=start, end=now, limit=5)
+            overdue_list = await pq.list_promises(
+                conn, team_id=team_id, scope="overdue", today=now.date(), limit=500
+            )
+        was_at_risk = {a.account.id for a in before if a.level == AT_RISK}
+        at_risk = [a for a in current if a.level == AT_RISK]
+        now_ids = {a.account.id for a in at_risk}
+        recovered = [
+            a for a in current if a.account.id in was_at_risk and a.level in (HEALTHY, WATCH)
+        ]
+        overdue: dict[int, list[PromiseDetail]] = defaultdict(list)
+        for detail in overdue_list:
+            if detail.promise.account_id in now_ids:
+                overdue[detail.promise.account_id].append(detail)
+        series = await self.trend(team_id=team_id, now=now, current=current) if chart else []
+        return Digest(
+            team_id=team_id,
+            start=start,
+            end=now,
+            tiers=tiers,
+            accounts=len(current),
+            at_risk=at_risk,
+            watch=sum(1 for a in current if a.level == WATCH),
+            new_at_risk=frozenset(now_ids - was_at_risk),
+            recovered=recovered,
+            this_week=this_week,
+            last_week=last_week,
+            asked=asked,
+            answered=answered,
+            kept=kept,
+            overdue=dict(overdue),
+            chart=series,
+        )
+
+    async def trend(
+        self, *, team_id: str, now: datetime, current: list[Assessment]
+    ) -> list[Snapshot]:
+        """At-risk count and average trust for the last 12 weeks (missing weeks computed once)."""
+        this_monday = week_monday(now)
+        first = this_monday - timedelta(weeks=CHART_WEEKS - 1)
+        async with self.svc.engine.begin() as conn:
+            stored = await snapshots(conn, team_id=team_id, since=first)
+        series: list[Snapshot] = []
+        for k in range(CHART_WEEKS):
+            week = first + timedelta(weeks=k)
+            if week == this_monday:
+                series.append(_snapshot(week, current))
+                continue
+            if week in stored:
+                series.append(stored[week])
+                continue
+            # The end of that week: what the digest would have seen then.
+            instant = now - timedelta(weeks=CHART_WEEKS - 1 - k)
+            async with self.svc.engine.connect() as conn:
+                past = await self._assess(conn, team_id=team_id, now=instant, tiers=())
+            snap = _snapshot(week, past)
+            async with self.svc.engine.begin() as conn:
+                await save_snapshot(conn, team_id=team_id, snapshot=snap, now=now)
+            series.append(snap)
+        return series
+
+
+def _snapshot(week: date, assessed: list[Assessment]) -> Snapshot:
+    trusts = [a.trust for a in assessed if a.trust is not None]
+    return Snapshot(
+        week=week,
+        at_risk=sum(1 for a in assessed if a.level == AT_RISK),
+        watch=sum(1 for a in assessed if a.level == WATCH),
+        healthy=sum(1 for a in assessed if a.level == HEALTHY),
+        unknown=sum(1 for a in assessed if a.level == UNKNOWN),
+        avg_trust=sum(trusts) / len(trusts) if trusts else None,
+    )
