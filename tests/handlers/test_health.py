@@ -219,9 +219,9 @@ async def subscribe(bot: Bot) -> None:
 
 
 async def test_digest_posts_once_a_week_at_its_time(bot: Bot) -> None:
+    bot.clock.now = bot.clock.now.replace(hour=6, minute=0)  # Monday 08:00 in Helsinki
     await add_accounts(bot, "Acme tier A")
     await promise(bot, "Acme fix by 2026-11-24")
-    bot.clock.now = bot.clock.now.replace(hour=6, minute=0)  # Monday 08:00 in Helsinki
     await subscribe(bot)
     report = await bot.svc.run_due_work(bot.clock.now)
     assert report.digests == 0 and bot.stub.messages("C9") == []
@@ -230,6 +230,12 @@ async def test_digest_posts_once_a_week_at_its_time(bot: Bot) -> None:
     assert report.digests == 1
     posted = [m for m in bot.stub.messages("C9") if m.get("blocks")]
     assert len(posted) == 1 and "Trust digest" in str(posted[0]["blocks"])
+    # the trend chart goes up through Slack's external upload flow, into the same channel
+    assert len(bot.stub.calls_to("files.getUploadURLExternal")) == 1
+    completed = bot.stub.calls_to("files.completeUploadExternal")
+    assert len(completed) == 1 and completed[0].args["channel_id"] == "C9"
+    upload = next(iter(bot.stub.uploads.values()))
+    assert upload.content is not None and upload.content.startswith(b"\x89PNG")
     # the same instant again, a later tick the same week, a restart: nothing more
     for later in (0, 1, 50):
         bot.clock.advance(hours=later)
@@ -280,3 +286,32 @@ async def test_removed_bot_is_recorded_not_retried_forever(bot: Bot) -> None:
     async with bot.svc.engine.connect() as conn:
         row = (await conn.execute(select(t.digest_posts))).one()
     assert row.status == "gave_up" and row.error == "not_in_channel"
+
+
+async def test_digest_posts_even_when_the_chart_upload_fails(bot: Bot) -> None:
+    await add_accounts(bot, "Acme")
+    await subscribe(bot)
+    bot.stub.fail_next("files.getUploadURLExternal", error="invalid_arguments")
+    assert (await bot.svc.run_due_work(bot.clock.now)).digests == 1
+    assert len([m for m in bot.stub.messages("C9") if m.get("blocks")]) == 1
+    async with bot.svc.engine.connect() as conn:
+        row = (await conn.execute(select(t.digest_posts))).one()
+    assert row.status == "posted" and row.chart_error == "invalid_arguments"
+
+
+async def test_dst_week_posts_exactly_once(bot: Bot) -> None:
+    """Sunday 03:30 in Helsinki does not exist on 28 March 2027: posted once, at the jump."""
+    from datetime import UTC, datetime
+
+    bot.stub.add_user(CAROL, name="carol", tz="Europe/Helsinki", is_admin=True)
+    bot.stub.add_channel("C9", name="account-health", members=[CAROL, "UBOT"])
+    answer = await trust(bot, "digest here sunday 03:30 Europe/Helsinki", user=CAROL, channel="C9")
+    assert "subscribed" in answer["text"]
+    bot.clock.now = datetime(2027, 3, 27, 12, 0, tzinfo=UTC)
+    posted_at = []
+    while bot.clock.now < datetime(2027, 3, 29, 0, 0, tzinfo=UTC):
+        if (await bot.svc.run_due_work(bot.clock.now)).digests:
+            posted_at.append(bot.clock.now)
+        bot.clock.advance(minutes=15)
+    assert posted_at == [datetime(2027, 3, 28, 1, 0, tzinfo=UTC)]  # 04:00 EEST, when clocks jump
+    assert len([m for m in bot.stub.messages("C9") if m.get("blocks")]) == 1
