@@ -8,7 +8,13 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from bot import ids
-from bot.parsing import ACCOUNT_ADD_USAGE, AWAY_USAGE, CHECKIN_USAGE
+from bot.parsing import (
+    ACCOUNT_ADD_USAGE,
+    ACCOUNT_VIEW_USAGE,
+    AWAY_USAGE,
+    CHECKIN_USAGE,
+    DIGEST_USAGE,
+)
 from bot.promise_parsing import PROMISE_USAGE
 from bot.text import escape, truncate
 from bot.vocab import DIRECTIONS, KINDS, RATINGS, STAGES
@@ -98,6 +104,19 @@ def build_help() -> list[Block]:
         ),
         _section("*Accounts*\n" + ACCOUNT_ADD_USAGE + "\nNames are unique, whatever the case."),
         _section(
+            "*Relationship health*\n"
+            + ACCOUNT_VIEW_USAGE
+            + "\nHealthy, watch or at risk, with the reasons: trust level and trend, promises "
+            "overdue or broken, silence against the tier's cadence, unanswered check-ins, "
+            "complaints without follow-up, concerns."
+        ),
+        _section(
+            "*Weekly digest*\n"
+            + DIGEST_USAGE
+            + "\nDefault: Monday 09:00 in your timezone. Workspace admins subscribe channels; "
+            "anyone can preview."
+        ),
+        _section(
             "*Away*\n"
             + AWAY_USAGE
             + "\nWhile you are away you get no check-ins or reminders; they count as away."
@@ -111,6 +130,7 @@ def help_text() -> str:
     """A plain-text fallback for the help message."""
     return (
         "trustloop commands: /checkin, /promise, /promise list, /trust account add, "
+        "/trust account, /trust accounts, /trust digest here|off|preview, "
         "/trust away, /trust back, /trust help"
     )
 

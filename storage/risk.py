@@ -370,3 +370,10 @@ async def kept_promises(
         .limit(limit)
     )
     return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+
+async def team_ids(conn: AsyncConnection) -> list[str]:
+    """Every workspace that has accounts or digest subscriptions."""
+    a, s = t.accounts, t.digest_subscriptions
+    rows = await conn.execute(select(a.c.team_id).union(select(s.c.team_id)))
+    return sorted(str(r[0]) for r in rows)

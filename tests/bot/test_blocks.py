@@ -126,7 +126,20 @@ def test_help_within_limits_and_mentions_every_command():
     blocks = b.build_help()
     assert_message_ok(blocks)
     joined = "\n".join(texts(blocks))
-    for command in ("/checkin", "/trust account add", "/trust away", "/trust back", "/trust help"):
+    for command in (
+        "/checkin",
+        "/promise",
+        "/promise list",
+        "/trust account add",
+        "/trust account <name>",
+        "/trust accounts",
+        "/trust digest here",
+        "/trust digest off",
+        "/trust digest preview",
+        "/trust away",
+        "/trust back",
+        "/trust help",
+    ):
         assert command in joined
     assert "trustloop" in b.help_text()
 
