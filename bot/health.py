@@ -8,6 +8,7 @@ and `trustloop digest preview`.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from bot.services import Services
 
 CHART_WEEKS = 12
+RECENT_PARTICIPATION_WEEKS = 8
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,18 @@ class Digest:
         return self.answered / self.asked if self.asked else None
 
 
+@dataclass(frozen=True)
+class MyAccounts:
+    """The accounts on a user's App Home, ranked by risk.
+
+    `owned` is True when they are the accounts the user owns; False when the user owns none
+    and these are the accounts they took part in over the last eight weeks.
+    """
+
+    accounts: list[Assessment]
+    owned: bool
+
+
 def rules_from(settings: object) -> RiskRules:
     """The risk rules with the configured contact cadences."""
     return RiskRules(
@@ -104,6 +118,40 @@ class HealthService:
         async with self.svc.engine.connect() as conn:
             return await self._assess(conn, team_id=team_id, now=now, tiers=tiers)
 
+    async def assess_accounts(
+        self, *, team_id: str, now: datetime, account_ids: Sequence[int]
+    ) -> list[Assessment]:
+        """Only these accounts (of the workspace) assessed as of `now`, ranked by weighted risk."""
+        if not account_ids:
+            return []
+        async with self.svc.engine.connect() as conn:
+            accounts = await rq.load_accounts(conn, team_id=team_id, account_ids=account_ids)
+            signals = await rq.account_signals(
+                conn,
+                team_id=team_id,
+                now=now,
+                accounts=accounts,
+                window_weeks=self.rules.window_weeks,
+                recent_days=self.rules.recent_days,
+            )
+        return rank((assess(s, now=now, rules=self.rules) for s in signals), self.rules)
+
+    async def my_accounts(self, *, team_id: str, user_id: str, now: datetime) -> MyAccounts:
+        """The accounts a user owns or, owning none, took part in recently; ranked by risk."""
+        async with self.svc.engine.connect() as conn:
+            ids = await rq.owned_account_ids(conn, team_id=team_id, user_id=user_id)
+            owned = bool(ids)
+            if not owned:
+                ids = await rq.participated_account_ids(
+                    conn,
+                    team_id=team_id,
+                    user_id=user_id,
+                    since=now - timedelta(weeks=RECENT_PARTICIPATION_WEEKS),
+                    until=now,
+                )
+        assessed = await self.assess_accounts(team_id=team_id, now=now, account_ids=ids)
+        return MyAccounts(accounts=assessed, owned=owned)
+
     async def _assess(
         self, conn: AsyncConnection, *, team_id: str, now: datetime, tiers: tuple[str, ...]
     ) -> list[Assessment]:
@@ -122,6 +170,32 @@ class HealthService:
             recent_days=self.rules.recent_days,
         )
         return rank((assess(s, now=now, rules=self.rules) for s in signals), self.rules)
+
+    async def _assess_weekly(
+        self,
+        conn: AsyncConnection,
+        *,
+        team_id: str,
+        now: datetime,
+        tiers: tuple[str, ...],
+        weeks_back: int,
+    ) -> list[list[Assessment]]:
+        """Assessments as of `now` and each of the `weeks_back` weeks before, in one pass."""
+        accounts = await rq.load_accounts(conn, team_id=team_id, tiers=tiers, created_before=now)
+        series = await rq.account_signals_weekly(
+            conn,
+            team_id=team_id,
+            now=now,
+            weeks_back=weeks_back,
+            accounts=accounts,
+            window_weeks=self.rules.window_weeks,
+            recent_days=self.rules.recent_days,
+        )
+        instants = [now - timedelta(weeks=k) for k in range(weeks_back + 1)]
+        return [
+            rank((assess(s, now=at, rules=self.rules) for s in signals), self.rules)
+            for at, signals in zip(instants, series, strict=True)
+        ]
 
     async def card(self, *, account: Account, now: datetime) -> AccountCard:
         """The account card: assessment, open promises, last interactions, team."""
@@ -161,8 +235,9 @@ class HealthService:
         """The digest for the week ending at `now`."""
         start = now - timedelta(days=7)
         async with self.svc.engine.connect() as conn:
-            current = await self._assess(conn, team_id=team_id, now=now, tiers=tiers)
-            before = await self._assess(conn, team_id=team_id, now=start, tiers=tiers)
+            current, before = await self._assess_weekly(
+                conn, team_id=team_id, now=now, tiers=tiers, weeks_back=1
+            )
             this_week = WeekFigures(
                 *await rq.team_promise_week(conn, team_id=team_id, start=start, end=now)
             )
@@ -209,29 +284,35 @@ class HealthService:
     async def trend(
         self, *, team_id: str, now: datetime, current: list[Assessment]
     ) -> list[Snapshot]:
-        """At-risk count and average trust for the last 12 weeks (missing weeks computed once)."""
+        """At-risk count and average trust for the last 12 weeks (missing weeks computed once).
+
+        Week k of the chart is as the digest saw it at the same moment k weeks ago; weeks
+        already stored are read back, the missing ones are computed together in one pass
+        and stored, so the chart costs about one extra assessment at most.
+        """
         this_monday = week_monday(now)
         first = this_monday - timedelta(weeks=CHART_WEEKS - 1)
-        async with self.svc.engine.begin() as conn:
+        async with self.svc.engine.connect() as conn:
             stored = await snapshots(conn, team_id=team_id, since=first)
-        series: list[Snapshot] = []
-        for k in range(CHART_WEEKS):
-            week = first + timedelta(weeks=k)
-            if week == this_monday:
-                series.append(_snapshot(week, current))
-                continue
-            if week in stored:
-                series.append(stored[week])
-                continue
-            # The end of that week: what the digest would have seen then.
-            instant = now - timedelta(weeks=CHART_WEEKS - 1 - k)
+        weeks = [first + timedelta(weeks=k) for k in range(CHART_WEEKS)]
+        missing = [w for w in weeks[:-1] if w not in stored]
+        computed: dict[date, Snapshot] = {}
+        if missing:
+            back = (this_monday - min(missing)).days // 7
             async with self.svc.engine.connect() as conn:
-                past = await self._assess(conn, team_id=team_id, now=instant, tiers=())
-            snap = _snapshot(week, past)
+                series = await self._assess_weekly(
+                    conn, team_id=team_id, now=now, tiers=(), weeks_back=back
+                )
             async with self.svc.engine.begin() as conn:
-                await save_snapshot(conn, team_id=team_id, snapshot=snap, now=now)
-            series.append(snap)
-        return series
+                for week in missing:
+                    ago = (this_monday - week).days // 7
+                    snap = _snapshot(week, series[ago])
+                    await save_snapshot(conn, team_id=team_id, snapshot=snap, now=now)
+                    computed[week] = snap
+        return [
+            _snapshot(week, current) if week == this_monday else stored.get(week) or computed[week]
+            for week in weeks
+        ]
 
 
 def _snapshot(week: date, assessed: list[Assessment]) -> Snapshot:

@@ -133,8 +133,34 @@ def sparkline(values: Sequence[float | None]) -> str:
     return "".join(out)
 
 
-def _mean(values: Sequence[int]) -> float:
-    return sum(values) / len(values)
+def trend_split(
+    signals: AccountSignals, rules: RiskRules
+) -> tuple[tuple[float, int], tuple[float, int]] | None:
+    """Earlier and recent average ratings with their counts, or None with too few ratings.
+
+    Recent = the newest weeks holding at least 3 ratings; earlier = the weeks before them
+    holding at least 3 more (or what there is). Whole weeks keep it a windowed aggregate.
+    """
+    weeks = sorted(
+        (w for w in signals.weeks if w.weeks_ago < rules.window_weeks and w.count > 0),
+        key=lambda w: w.weeks_ago,
+    )
+    if sum(w.count for w in weeks) < rules.trend_min_ratings:
+        return None
+    groups: list[list[float]] = [[0.0, 0.0], [0.0, 0.0]]  # [sum, count] recent, earlier
+    g = 0
+    for w in weeks:
+        if g == 0 and groups[0][1] >= 3:
+            g = 1
+        if g == 1 and groups[1][1] >= 3:
+            break
+        groups[g][0] += w.average * w.count
+        groups[g][1] += w.count
+    if groups[1][1] == 0:
+        return None
+    recent = (groups[0][0] / groups[0][1], int(groups[0][1]))
+    earlier = (groups[1][0] / groups[1][1], int(groups[1][1]))
+    return earlier, recent
 
 
 def _trust_reasons(signals: AccountSignals, trust: float | None, rules: RiskRules) -> list[Reason]:
@@ -146,11 +172,14 @@ def _trust_reasons(signals: AccountSignals, trust: float | None, rules: RiskRule
             reasons.append(Reason("trust_low", rules.trust_low_points, said))
         elif trust < rules.trust_middling:
             reasons.append(Reason("trust_low", rules.trust_middling_points, said))
-    ratings = signals.recent_ratings
-    if len(ratings) >= rules.trend_min_ratings:
-        recent, earlier = _mean(ratings[:3]), _mean(ratings[3:6])
+    split = trend_split(signals, rules)
+    if split is not None:
+        (earlier, _), (recent, recent_n) = split
         fall = earlier - recent
-        said = f"trust fell from {earlier:.1f} to {recent:.1f} over the last 3 check-ins"
+        said = (
+            f"trust fell from {earlier:.1f} to {recent:.1f} over the last "
+            f"{_plural(recent_n, 'check-in')}"
+        )
         if fall >= rules.trend_fall:
             reasons.append(Reason("trust_fell", rules.trend_fall_points, said))
         elif fall >= rules.trend_dip:

@@ -199,7 +199,6 @@ class AccountSignals:
 
     account: Account
     weeks: tuple[WeekRating, ...] = ()
-    recent_ratings: tuple[int, ...] = ()  # newest first, at most six
     last_contact_at: datetime | None = None
     last_complaint_at: datetime | None = None
     asked: int = 0  # check-ins asked in the recent window (people away not counted)

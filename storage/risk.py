@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Date, and_, case, func, or_, select, type_coerce
+from sqlalchemy import Date, and_, case, func, or_, select, type_coerce, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage import tables as t
@@ -58,22 +58,56 @@ async def account_signals(
     recent_days: int = 28,
 ) -> list[AccountSignals]:
     """Signals for `accounts` as of `now`, from data at or before `now` only."""
+    series = await account_signals_weekly(
+        conn,
+        team_id=team_id,
+        now=now,
+        weeks_back=0,
+        accounts=accounts,
+        window_weeks=window_weeks,
+        recent_days=recent_days,
+    )
+    return series[0]
+
+
+async def account_signals_weekly(
+    conn: AsyncConnection,
+    *,
+    team_id: str,
+    now: datetime,
+    weeks_back: int,
+    accounts: Sequence[Account],
+    window_weeks: int = 12,
+    recent_days: int = 28,
+) -> list[list[AccountSignals]]:
+    """Signals as of `now`, a week earlier, … `weeks_back` weeks earlier, in one pass.
+
+    Item k of the result is as of `now - k weeks`, seeing only data at or before that
+    instant. Each query scans the union of the windows once and splits it per instant with
+    conditional aggregates, so the digest's "a week ago" and the trend chart's twelve weeks
+    cost little more than one assessment.
+    """
     if not accounts:
-        return []
+        return [[] for _ in range(weeks_back + 1)]
     ids = [a.id for a in accounts]
     only = None if len(ids) > 500 else ids  # long IN lists cost more than filtering in Python
-    start = now - timedelta(weeks=window_weeks)
-    recent = now - timedelta(days=recent_days)
+    instants = [now - timedelta(weeks=k) for k in range(weeks_back + 1)]
+    oldest = instants[-1]
+    start = oldest - timedelta(weeks=window_weeks)
+    recent_start = oldest - timedelta(days=recent_days)
+    recent = timedelta(days=recent_days)
     c, i, p, e = t.checkins, t.interactions, t.promises, t.promise_events
-    data: dict[int, dict[str, Any]] = defaultdict(dict)
+    n = len(instants)
+    data: list[dict[int, dict[str, Any]]] = [defaultdict(dict) for _ in range(n)]
 
     def scoped(column: Any) -> list[Any]:
         return [] if only is None else [column.in_(only)]
 
-    # answered ratings per account and week
+    # answered ratings per account and week, weeks counted back from `now`
+    total_weeks = window_weeks + weeks_back
     bucket = case(
-        *[(c.c.answered_at >= now - timedelta(weeks=k + 1), k) for k in range(window_weeks)],
-        else_=window_weeks,
+        *[(c.c.answered_at >= now - timedelta(weeks=k + 1), k) for k in range(total_weeks)],
+        else_=total_weeks,
     )
     rows = await conn.execute(
         select(i.c.account_id, bucket, func.avg(c.c.rating), func.count())
@@ -87,46 +121,23 @@ async def account_signals(
         )
         .group_by(i.c.account_id, bucket)
     )
-    weeks: dict[int, list[WeekRating]] = defaultdict(list)
-    for account_id, ago, avg, n in rows:
-        if ago < window_weeks:
-            weeks[account_id].append(WeekRating(int(ago), float(avg), int(n)))
+    weeks: list[dict[int, list[WeekRating]]] = [defaultdict(list) for _ in range(n)]
+    for account_id, ago, avg, count in rows:
+        for k in range(n):
+            rel = int(ago) - k
+            if 0 <= rel < window_weeks:
+                weeks[k][account_id].append(WeekRating(rel, float(avg), int(count)))
 
-    # the last six ratings per account, newest first
-    numbered = (
-        select(
-            i.c.account_id.label("account_id"),
-            c.c.rating.label("rating"),
-            func.row_number()
-            .over(partition_by=i.c.account_id, order_by=(c.c.answered_at.desc(), c.c.id.desc()))
-            .label("n"),
+    # last contact and last complaint, as of each instant
+    columns: list[Any] = [i.c.account_id]
+    for instant in instants:
+        seen = i.c.occurred_at <= instant
+        columns.append(_when(func.max(case((seen, i.c.occurred_at), else_=None))))
+        columns.append(
+            _when(func.max(case((and_(seen, i.c.kind == COMPLAINT), i.c.occurred_at), else_=None)))
         )
-        .join(i, i.c.id == c.c.interaction_id)
-        .where(
-            c.c.team_id == team_id,
-            c.c.answered_at >= start,
-            c.c.answered_at <= now,
-            c.c.status == ANSWERED,
-            *scoped(i.c.account_id),
-        )
-        .subquery()
-    )
-    recent_ratings: dict[int, list[int]] = defaultdict(list)
     rows = await conn.execute(
-        select(numbered.c.account_id, numbered.c.rating)
-        .where(numbered.c.n <= 6)
-        .order_by(numbered.c.account_id, numbered.c.n)
-    )
-    for account_id, rating in rows:
-        recent_ratings[account_id].append(int(rating))
-
-    # last contact and last complaint within the window
-    rows = await conn.execute(
-        select(
-            i.c.account_id,
-            _when(func.max(i.c.occurred_at)),
-            _when(func.max(case((i.c.kind == COMPLAINT, i.c.occurred_at), else_=None))),
-        )
+        select(*columns)
         .where(
             i.c.team_id == team_id,
             i.c.occurred_at >= start,
@@ -135,105 +146,152 @@ async def account_signals(
         )
         .group_by(i.c.account_id)
     )
-    for account_id, last, complaint in rows:
-        data[account_id]["last_contact_at"] = last
-        data[account_id]["last_complaint_at"] = complaint
-    # Accounts silent for the whole window: one indexed max per account, only for those.
-    silent = [a.id for a in accounts if "last_contact_at" not in data.get(a.id, {})]
-    for chunk in _chunks(silent, 500):
-        rows = await conn.execute(
-            select(i.c.account_id, _when(func.max(i.c.occurred_at)))
-            .where(i.c.team_id == team_id, i.c.account_id.in_(chunk), i.c.occurred_at <= now)
-            .group_by(i.c.account_id)
-        )
-        for account_id, last in rows:
-            data[account_id]["last_contact_at"] = last
+    for row in rows:
+        for k in range(n):
+            last, complaint = row[1 + 2 * k], row[2 + 2 * k]
+            window_start = instants[k] - timedelta(weeks=window_weeks)
+            if last is not None and last >= window_start:
+                data[k][row[0]]["last_contact_at"] = last
+                if complaint is not None and complaint >= window_start:
+                    data[k][row[0]]["last_complaint_at"] = complaint
+    # Accounts silent for a whole window: one indexed max per account, only for those.
+    for k, instant in enumerate(instants):
+        silent = [a.id for a in accounts if "last_contact_at" not in data[k].get(a.id, {})]
+        for chunk in _chunks(silent, 500):
+            rows = await conn.execute(
+                select(i.c.account_id, _when(func.max(i.c.occurred_at)))
+                .where(
+                    i.c.team_id == team_id, i.c.account_id.in_(chunk), i.c.occurred_at <= instant
+                )
+                .group_by(i.c.account_id)
+            )
+            for account_id, last in rows:
+                data[k][account_id]["last_contact_at"] = last
 
-    # check-ins asked recently: unanswered, concerns, "worse"
-    answered_by_now = and_(c.c.status == ANSWERED, c.c.answered_at <= now)
-    has_concern = and_(answered_by_now, c.c.concern.is_not(None), c.c.concern != "")
+    # check-ins asked recently (per instant): unanswered, concerns, "worse"
+    columns = [i.c.account_id]
+    for instant in instants:
+        asked_then = and_(c.c.created_at >= instant - recent, c.c.created_at <= instant)
+        answered_then = and_(asked_then, c.c.status == ANSWERED, c.c.answered_at <= instant)
+        columns += [
+            _count(asked_then),
+            _count(and_(asked_then, c.c.status == EXPIRED, c.c.closed_at <= instant)),
+            _count(and_(answered_then, c.c.concern.is_not(None), c.c.concern != "")),
+            _count(and_(answered_then, c.c.direction == "worse")),
+        ]
     rows = await conn.execute(
-        select(
-            i.c.account_id,
-            func.count(),
-            _count(and_(c.c.status == EXPIRED, c.c.closed_at <= now)),
-            _count(has_concern),
-            _count(and_(answered_by_now, c.c.direction == "worse")),
-        )
+        select(*columns)
         .join(i, i.c.id == c.c.interaction_id)
         .where(
             c.c.team_id == team_id,
-            c.c.created_at >= recent,
+            c.c.created_at >= recent_start,
             c.c.created_at <= now,
             c.c.status != AWAY,
             *scoped(i.c.account_id),
         )
         .group_by(i.c.account_id)
     )
-    with_concerns = []
-    for account_id, asked, unanswered, concerns, worse in rows:
-        data[account_id].update(
-            asked=int(asked),
-            unanswered=int(unanswered or 0),
-            concerns=int(concerns or 0),
-            worse=int(worse or 0),
-        )
-        if concerns:
-            with_concerns.append(account_id)
-    for chunk in _chunks(with_concerns, 500):
-        latest = (
-            select(
-                i.c.account_id.label("account_id"),
-                c.c.concern.label("concern"),
-                func.row_number()
-                .over(partition_by=i.c.account_id, order_by=(c.c.answered_at.desc(), c.c.id.desc()))
-                .label("n"),
-            )
-            .join(i, i.c.id == c.c.interaction_id)
-            .where(
-                c.c.team_id == team_id,
-                c.c.created_at >= recent,
-                c.c.created_at <= now,
-                i.c.account_id.in_(chunk),
-                has_concern,
-            )
-            .subquery()
-        )
-        rows = await conn.execute(
-            select(latest.c.account_id, latest.c.concern).where(latest.c.n == 1)
-        )
-        for account_id, concern in rows:
-            data[account_id]["latest_concern"] = concern
+    for row in rows:
+        for k in range(n):
+            asked, unanswered, concerns, worse = row[1 + 4 * k : 5 + 4 * k]
+            if asked:
+                data[k][row[0]].update(
+                    asked=int(asked),
+                    unanswered=int(unanswered or 0),
+                    concerns=int(concerns or 0),
+                    worse=int(worse or 0),
+                )
 
-    # promises open as of `now` (closed later counts as open then)
-    today = now.date()
-    open_then = and_(
-        p.c.created_at <= now,
-        or_(p.c.status == OPEN, p.c.closed_at > now),
+    # the latest concerns (a few per account, enough to pick the latest at each instant)
+    concerned = (
+        select(
+            i.c.account_id.label("account_id"),
+            c.c.concern.label("concern"),
+            c.c.answered_at.label("at"),
+            func.row_number()
+            .over(partition_by=i.c.account_id, order_by=(c.c.answered_at.desc(), c.c.id.desc()))
+            .label("n"),
+        )
+        .join(i, i.c.id == c.c.interaction_id)
+        .where(
+            c.c.team_id == team_id,
+            c.c.created_at >= recent_start,
+            c.c.created_at <= now,
+            c.c.status == ANSWERED,
+            c.c.concern.is_not(None),
+            c.c.concern != "",
+            *scoped(i.c.account_id),
+        )
+        .subquery()
     )
     rows = await conn.execute(
-        select(
-            p.c.account_id,
-            func.count(),
-            _count(p.c.due_date < today),
-            type_coerce(func.min(case((p.c.due_date < today, p.c.due_date), else_=None)), Date()),
-        )
-        .where(p.c.team_id == team_id, open_then, *scoped(p.c.account_id))
-        .group_by(p.c.account_id)
+        select(concerned.c.account_id, concerned.c.concern, _when(concerned.c.at))
+        .where(concerned.c.n <= 1 + weeks_back)
+        .order_by(concerned.c.account_id, concerned.c.n)
     )
-    for account_id, open_count, overdue, oldest in rows:
-        data[account_id].update(
-            open_promises=int(open_count), overdue=int(overdue or 0), oldest_due=oldest
-        )
+    for account_id, concern, at in rows:
+        for k, instant in enumerate(instants):
+            values = data[k].get(account_id)
+            if (
+                values
+                and values.get("concerns")
+                and "latest_concern" not in values
+                and (at is not None and at <= instant)
+            ):
+                values["latest_concern"] = concern
 
-    # promises resolved in the window
-    rows = await conn.execute(
-        select(
-            p.c.account_id,
-            _count(and_(e.c.kind == KEPT, e.c.in_time == 1)),
-            _count(and_(e.c.kind == KEPT, or_(e.c.in_time == 0, e.c.in_time.is_(None)))),
-            _count(e.c.kind == BROKEN),
+    # promises open as of each instant (one closed later counts as open then); the two
+    # index-friendly halves: still open, or closed after the oldest instant
+    candidates = union_all(
+        select(p.c.account_id, p.c.created_at, p.c.closed_at, p.c.status, p.c.due_date).where(
+            p.c.team_id == team_id, p.c.status == OPEN, p.c.created_at <= now
+        ),
+        select(p.c.account_id, p.c.created_at, p.c.closed_at, p.c.status, p.c.due_date).where(
+            p.c.team_id == team_id,
+            p.c.closed_at > oldest,
+            p.c.status != OPEN,
+            p.c.created_at <= now,
+        ),
+    ).subquery()
+    q = candidates.c
+    columns = [q.account_id]
+    for instant in instants:
+        day = instant.date()
+        open_then = and_(
+            q.created_at <= instant,
+            or_(q.status == OPEN, q.closed_at > instant),
         )
+        columns += [
+            _count(open_then),
+            _count(and_(open_then, q.due_date < day)),
+            type_coerce(
+                func.min(case((and_(open_then, q.due_date < day), q.due_date), else_=None)),
+                Date(),
+            ),
+        ]
+    rows = await conn.execute(
+        select(*columns).where(*scoped(q.account_id)).group_by(q.account_id)
+    )
+    for row in rows:
+        for k in range(n):
+            open_count, overdue, oldest_due = row[1 + 3 * k : 4 + 3 * k]
+            if open_count:
+                data[k][row[0]].update(
+                    open_promises=int(open_count), overdue=int(overdue or 0), oldest_due=oldest_due
+                )
+
+    # promises resolved in each instant's window
+    columns = [p.c.account_id]
+    for instant in instants:
+        inside = and_(e.c.at >= instant - timedelta(weeks=window_weeks), e.c.at <= instant)
+        columns += [
+            _count(and_(inside, e.c.kind == KEPT, e.c.in_time == 1)),
+            _count(and_(inside, e.c.kind == KEPT, or_(e.c.in_time == 0, e.c.in_time.is_(None)))),
+            _count(and_(inside, e.c.kind == BROKEN)),
+        ]
+    rows = await conn.execute(
+        select(*columns)
+        .select_from(e)
         .join(p, and_(p.c.id == e.c.promise_id, p.c.team_id == e.c.team_id))
         .where(
             e.c.team_id == team_id,
@@ -244,21 +302,26 @@ async def account_signals(
         )
         .group_by(p.c.account_id)
     )
-    for account_id, kept, late, broken in rows:
-        data[account_id].update(
-            kept_on_time=int(kept or 0), kept_late=int(late or 0), broken=int(broken or 0)
-        )
+    for row in rows:
+        for k in range(n):
+            kept, late, broken = row[1 + 3 * k : 4 + 3 * k]
+            if kept or late or broken:
+                data[k][row[0]].update(
+                    kept_on_time=int(kept or 0), kept_late=int(late or 0), broken=int(broken or 0)
+                )
 
-    out = []
-    for account in accounts:
-        values = data.get(account.id, {})
+    out: list[list[AccountSignals]] = []
+    for k, instant in enumerate(instants):
         out.append(
-            AccountSignals(
-                account=account,
-                weeks=tuple(sorted(weeks.get(account.id, []), key=lambda w: w.weeks_ago)),
-                recent_ratings=tuple(recent_ratings.get(account.id, [])),
-                **values,
-            )
+            [
+                AccountSignals(
+                    account=account,
+                    weeks=tuple(sorted(weeks[k].get(account.id, []), key=lambda w: w.weeks_ago)),
+                    **data[k].get(account.id, {}),
+                )
+                for account in accounts
+                if account.created_at <= instant
+            ]
         )
     return out
 
@@ -304,6 +367,36 @@ async def account_team(
         .order_by(func.count().desc(), c.c.user_id)
     )
     return [str(r[0]) for r in rows]
+
+
+async def owned_account_ids(conn: AsyncConnection, *, team_id: str, user_id: str) -> list[int]:
+    """The ids of the accounts `user_id` owns in the workspace."""
+    a = t.accounts
+    rows = await conn.execute(
+        select(a.c.id).where(a.c.team_id == team_id, a.c.owner_id == user_id).order_by(a.c.id)
+    )
+    return [int(r[0]) for r in rows]
+
+
+async def participated_account_ids(
+    conn: AsyncConnection, *, team_id: str, user_id: str, since: datetime, until: datetime
+) -> list[int]:
+    """Accounts `user_id` was asked a check-in about in [since, until], most recent first."""
+    i, c = t.interactions, t.checkins
+    last = func.max(c.c.created_at)
+    rows = await conn.execute(
+        select(i.c.account_id, last)
+        .join(i, and_(i.c.id == c.c.interaction_id, i.c.team_id == c.c.team_id))
+        .where(
+            c.c.team_id == team_id,
+            c.c.user_id == user_id,
+            c.c.created_at >= since,
+            c.c.created_at <= until,
+        )
+        .group_by(i.c.account_id)
+        .order_by(last.desc(), i.c.account_id)
+    )
+    return [int(r[0]) for r in rows]
 
 
 async def checkin_response(

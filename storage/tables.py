@@ -87,7 +87,7 @@ interactions = Table(
     Column("source", String(16), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Index("ix_interactions_team_account_when", "team_id", "account_id", "occurred_at"),
-    Index("ix_interactions_team_when", "team_id", "occurred_at"),
+    Index("ix_interactions_team_when", "team_id", "occurred_at", "account_id", "kind"),
 )
 
 checkins = Table(
@@ -118,8 +118,10 @@ checkins = Table(
     Index("ix_checkins_team_user_status", "team_id", "user_id", "status"),
     Index("ix_checkins_status_remind", "status", "remind_at"),
     Index("ix_checkins_status_expires", "status", "expires_at"),
-    Index("ix_checkins_team_answered", "team_id", "answered_at"),
-    Index("ix_checkins_team_created", "team_id", "created_at"),
+    Index(
+        "ix_checkins_team_answered", "team_id", "answered_at", "status", "rating", "interaction_id"
+    ),
+    Index("ix_checkins_team_created", "team_id", "created_at", "status", "interaction_id"),
 )
 
 slack_users = Table(
@@ -206,6 +208,7 @@ promise_events = Table(
     Column("note", Text, nullable=True),
     Index("ix_promise_events_team_promise", "team_id", "promise_id"),
     Index("ix_promise_events_team_at", "team_id", "at"),
+    Index("ix_promise_events_team_at_kind", "team_id", "at", "kind", "in_time", "promise_id"),
 )
 
 digest_subscriptions = Table(

@@ -43,12 +43,16 @@ def steady(**changes: object) -> AccountSignals:
     base = AccountSignals(
         account=account(),
         weeks=tuple(WeekRating(k, 4.0, 1) for k in range(12)),
-        recent_ratings=(4, 4, 4, 4, 4, 4),
         last_contact_at=NOW - timedelta(days=1),
         asked=4,
         unanswered=0,
     )
     return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def ws(*ratings: float) -> tuple[WeekRating, ...]:
+    """One rating a week, newest first."""
+    return tuple(WeekRating(k, float(r), 1) for k, r in enumerate(ratings))
 
 
 def codes(signals: AccountSignals) -> dict[str, int]:
@@ -75,13 +79,25 @@ CASES = [
     ("trust_low", steady(weeks=(WeekRating(0, 3.25, 1),)), None, ""),
     (
         "trust_fell",
-        steady(recent_ratings=(2, 3, 3, 4, 5, 4)),
+        steady(weeks=ws(2, 3, 3, 4, 5, 4)),
         25,
         "trust fell from 4.3 to 2.7 over the last 3 check-ins",
     ),
-    ("trust_fell", steady(recent_ratings=(3, 3, 4, 4, 4, 4)), 10, "from 4.0 to 3.3"),
-    ("trust_fell", steady(recent_ratings=(4, 4, 4, 4, 4, 5)), None, ""),  # a dip of 0.33
-    ("trust_fell", steady(recent_ratings=(1, 1, 1)), None, ""),  # too few to call a trend
+    ("trust_fell", steady(weeks=ws(3, 3, 4, 4, 4, 4)), 10, "from 4.0 to 3.3"),
+    ("trust_fell", steady(weeks=ws(4, 4, 4, 4, 4, 5)), None, ""),  # a dip of 0.33
+    ("trust_fell", steady(weeks=ws(1, 1, 1)), None, ""),  # too few to call a trend
+    (
+        "trust_fell",
+        steady(weeks=(WeekRating(0, 2.0, 4), WeekRating(1, 4.0, 3))),
+        25,
+        "from 4.0 to 2.0 over the last 4 check-ins",
+    ),
+    (
+        "trust_fell",
+        steady(weeks=(WeekRating(0, 1.0, 3), WeekRating(13, 5.0, 3))),
+        None,
+        "",
+    ),  # earlier is outside the window
     (
         "overdue",
         steady(overdue=2, oldest_due=date(2026, 11, 14)),
@@ -179,8 +195,8 @@ def test_rule(rule: str, signals: AccountSignals, points: int | None, words: str
         (steady(last_contact_at=NOW - timedelta(days=8), concerns=1), WATCH),  # 20 points
         (steady(overdue=2, oldest_due=date(2026, 11, 20)), WATCH),  # 30 points
         (steady(overdue=2, oldest_due=date(2026, 11, 20), broken=1), AT_RISK),  # 40 points
-        (steady(weeks=(), recent_ratings=()), UNKNOWN),  # no answers: not enough data
-        (steady(weeks=(), recent_ratings=(), overdue=3, oldest_due=date(2026, 11, 1)), AT_RISK),
+        (steady(weeks=()), UNKNOWN),  # no answers: not enough data
+        (steady(weeks=(), overdue=3, oldest_due=date(2026, 11, 1)), AT_RISK),
     ],
 )
 def test_levels_follow_the_score(signals: AccountSignals, level: str) -> None:

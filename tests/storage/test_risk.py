@@ -11,7 +11,7 @@ from sqlalchemy import insert
 
 from storage import db
 from storage import tables as t
-from storage.risk import account_signals, load_accounts
+from storage.risk import account_signals, account_signals_weekly, load_accounts
 
 T1, T2 = "T1", "T2"
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -144,18 +144,38 @@ async def test_ratings_are_bucketed_by_week_and_newest_first(conn) -> None:
         (1, 4.5, 2),
         (2, 5.0, 1),
     ]
-    assert s.recent_ratings == (2, 3, 4, 5, 5)  # the rating 100 days ago is outside the window
+    # the rating 100 days ago is outside the 12-week window
     assert s.last_contact_at == NOW - DAY - timedelta(hours=2)
     assert s.last_contact_at.tzinfo is not None
 
 
-async def test_only_the_last_six_ratings_are_kept(conn) -> None:
+async def test_weekly_series_shifts_every_window_by_a_week(conn) -> None:
+    """One pass gives each instant what a separate query as of that instant would."""
     acme = await add_account(conn, "Acme")
-    for k in range(9):
-        i = await add_interaction(conn, acme, NOW - (k + 1) * DAY)
-        await add_checkin(conn, i, at=NOW - (k + 1) * DAY - timedelta(hours=2), rating=1 + k % 5)
-    s = (await signals_for(conn))["Acme"]
-    assert s.recent_ratings == (1, 2, 3, 4, 5, 1)
+    for days_ago, rating in [(1, 2), (9, 4), (16, 5), (83, 3), (200, 1)]:
+        i = await add_interaction(conn, acme, NOW - days_ago * DAY - timedelta(hours=2))
+        await add_checkin(conn, i, at=NOW - days_ago * DAY - timedelta(hours=2), rating=rating)
+    await add_promise(conn, acme, due=date(2026, 11, 18), status="kept", closed=NOW - 2 * DAY)
+    accounts = await load_accounts(conn, team_id=T1)
+    series = await account_signals_weekly(
+        conn, team_id=T1, now=NOW, weeks_back=2, accounts=accounts
+    )
+    for k, signals in enumerate(series):
+        single = await account_signals(
+            conn, team_id=T1, now=NOW - timedelta(weeks=k), accounts=accounts
+        )
+        assert signals == single, k
+    now, week_ago, two_ago = (s[0] for s in series)
+    assert [(w.weeks_ago, w.average) for w in now.weeks] == [
+        (0, 2.0),
+        (1, 4.0),
+        (2, 5.0),
+        (11, 3.0),
+    ]
+    assert [(w.weeks_ago, w.average) for w in week_ago.weeks] == [(0, 4.0), (1, 5.0), (10, 3.0)]
+    assert [(w.weeks_ago, w.average) for w in two_ago.weeks] == [(0, 5.0), (9, 3.0)]
+    assert now.open_promises == 0 and week_ago.open_promises == 1 and week_ago.overdue == 0
+    assert two_ago.open_promises == 1
 
 
 async def test_data_after_now_is_invisible(conn) -> None:
@@ -167,7 +187,7 @@ async def test_data_after_now_is_invisible(conn) -> None:
         conn, acme, due=date(2026, 11, 10), status="kept", closed=NOW - DAY, in_time=False
     )
     week_ago = (await signals_for(conn, now=NOW - 7 * DAY))["Acme"]
-    assert week_ago.weeks == () and week_ago.recent_ratings == ()
+    assert week_ago.weeks == ()
     assert week_ago.last_contact_at is None and week_ago.concerns == 0
     assert week_ago.open_promises == 1 and week_ago.overdue == 1  # due 10 Nov, still open then
     now = (await signals_for(conn))["Acme"]
@@ -236,8 +256,8 @@ async def test_many_accounts_use_grouped_queries(conn) -> None:
     await add_checkin(conn, i, at=NOW - DAY, rating=5)
     s = await signals_for(conn)
     assert len(s) == 520
-    assert s["A517"].recent_ratings == (5,)
-    assert s["A3"].recent_ratings == ()
+    assert [w.average for w in s["A517"].weeks] == [5.0]
+    assert s["A3"].weeks == ()
 
 
 async def test_load_accounts_filters_by_tier(conn) -> None:

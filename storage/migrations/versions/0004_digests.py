@@ -74,14 +74,33 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_risk_snapshots"),
         sa.UniqueConstraint("team_id", "week", name="uq_risk_snapshots_team_week"),
     )
-    op.create_index("ix_checkins_team_answered", "checkins", ["team_id", "answered_at"])
-    op.create_index("ix_checkins_team_created", "checkins", ["team_id", "created_at"])
-    op.create_index("ix_interactions_team_when", "interactions", ["team_id", "occurred_at"])
+    # Covering indexes: the risk queries scan a time window and read only these columns.
+    op.create_index(
+        "ix_checkins_team_answered",
+        "checkins",
+        ["team_id", "answered_at", "status", "rating", "interaction_id"],
+    )
+    op.create_index(
+        "ix_checkins_team_created",
+        "checkins",
+        ["team_id", "created_at", "status", "interaction_id"],
+    )
+    op.create_index(
+        "ix_interactions_team_when",
+        "interactions",
+        ["team_id", "occurred_at", "account_id", "kind"],
+    )
     op.create_index("ix_promises_team_closed", "promises", ["team_id", "closed_at"])
+    op.create_index(
+        "ix_promise_events_team_at_kind",
+        "promise_events",
+        ["team_id", "at", "kind", "in_time", "promise_id"],
+    )
 
 
 def downgrade() -> None:
     """Remove digest tables and the risk indexes."""
+    op.drop_index("ix_promise_events_team_at_kind", "promise_events")
     op.drop_index("ix_promises_team_closed", "promises")
     op.drop_index("ix_interactions_team_when", "interactions")
     op.drop_index("ix_checkins_team_created", "checkins")

@@ -1,0 +1,110 @@
+"""Digest benchmark: time and peak memory of computing the weekly digest at scale.
+
+Generates a seeded sample workspace with a year of history (`bot.sample_data`, the same
+generator the demo uses) at each size, then computes the digest exactly as the bot does
+(`HealthService.digest`: every account assessed now and a week ago, promise figures, response
+rate, wins) and builds its Block Kit. Each size runs in its own process so peak memory
+(max RSS) is that size's alone.
+
+    .venv/bin/python bench/digest_bench.py                 # 1k and 10k accounts
+    .venv/bin/python bench/digest_bench.py 1000 10000 50000
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+TEAM = "TSAMPLE"
+
+
+async def one(accounts: int, workdir: Path) -> dict[str, float]:
+    """Generate `accounts` accounts × 52 weeks and time the digest over them."""
+    from bot.config import Settings
+    from bot.health_blocks import build_digest
+    from bot.sample_data import create_sample_database
+    from bot.services import Services
+    from bot.slack import build_client
+    from storage import db
+
+    url = f"sqlite+aiosqlite:///{workdir / f'bench-{accounts}.db'}"
+    started = time.perf_counter()
+    summary = await create_sample_database(
+        url, team_id=TEAM, accounts=accounts, weeks=52, seed=7, now=NOW
+    )
+    generated = time.perf_counter() - started
+    engine = db.create_engine(url)
+    settings = Settings(_env_file=None, database_url=url)  # type: ignore[call-arg]
+    svc = Services(
+        engine=engine,
+        client=build_client("xoxb-bench", "http://127.0.0.1:9/api/"),
+        settings=settings,
+        clock=lambda: NOW,
+    )
+    try:
+        timings = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            digest = await svc.health.digest(team_id=TEAM, now=NOW, chart=False)
+            blocks = build_digest(digest)
+            timings.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        await svc.health.digest(team_id=TEAM, now=NOW, chart=True)
+        first_chart = time.perf_counter() - t0
+    finally:
+        await engine.dispose()
+    return {
+        "accounts": accounts,
+        "checkins": summary.checkins,
+        "promises": summary.promises,
+        "generate_s": round(generated, 1),
+        "digest_s": round(min(timings), 3),
+        "digest_blocks": len(blocks),
+        "at_risk": len(digest.at_risk),
+        "first_chart_backfill_s": round(first_chart, 2),
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
+def main(argv: list[str]) -> int:
+    """Run each size in its own process and print a table."""
+    if argv and argv[0] == "--one":
+        with tempfile.TemporaryDirectory() as tmp:
+            print(json.dumps(asyncio.run(one(int(argv[1]), Path(tmp)))))
+        return 0
+    sizes = [int(a) for a in argv] or [1000, 10000]
+    rows = []
+    for size in sizes:
+        out = subprocess.run(
+            [sys.executable, __file__, "--one", str(size)],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        rows.append(json.loads(out.strip().splitlines()[-1]))
+        print(f"done {size}", file=sys.stderr)
+    head = (
+        "| accounts | check-ins | promises | digest (s) | first chart backfill (s) "
+        "| peak RSS (MiB) | data generation (s) |"
+    )
+    print(head)
+    print("|" + " --- |" * 7)
+    for r in rows:
+        print(
+            f"| {r['accounts']:,} | {r['checkins']:,} | {r['promises']:,} | {r['digest_s']} "
+            f"| {r['first_chart_backfill_s']} | {r['peak_rss_mib']} | {r['generate_s']} |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    sys.exit(main(sys.argv[1:]))
