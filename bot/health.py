@@ -15,7 +15,15 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.risk import AT_RISK, HEALTHY, UNKNOWN, WATCH, Assessment, RiskRules, assess, rank
+from bot.risk import (
+    AT_RISK,
+    HEALTHY,
+    UNKNOWN,
+    WATCH,
+    Assessment,
+    RiskRules,
+    assess_ranked,
+)
 from storage import promises as pq
 from storage import risk as rq
 from storage.digests import save_snapshot, snapshots
@@ -134,7 +142,7 @@ class HealthService:
                 window_weeks=self.rules.window_weeks,
                 recent_days=self.rules.recent_days,
             )
-        return rank((assess(s, now=now, rules=self.rules) for s in signals), self.rules)
+        return assess_ranked(signals, now=now, rules=self.rules)
 
     async def my_accounts(self, *, team_id: str, user_id: str, now: datetime) -> MyAccounts:
         """The accounts a user owns or, owning none, took part in recently; ranked by risk."""
@@ -169,7 +177,7 @@ class HealthService:
             window_weeks=self.rules.window_weeks,
             recent_days=self.rules.recent_days,
         )
-        return rank((assess(s, now=now, rules=self.rules) for s in signals), self.rules)
+        return assess_ranked(signals, now=now, rules=self.rules)
 
     async def _assess_weekly(
         self,
@@ -193,7 +201,7 @@ class HealthService:
         )
         instants = [now - timedelta(weeks=k) for k in range(weeks_back + 1)]
         return [
-            rank((assess(s, now=at, rules=self.rules) for s in signals), self.rules)
+            assess_ranked(signals, now=at, rules=self.rules)
             for at, signals in zip(instants, series, strict=True)
         ]
 
@@ -226,7 +234,7 @@ class HealthService:
             members = await rq.account_team(
                 conn, team_id=team_id, account_id=account.id, since=now - timedelta(weeks=26)
             )
-        assessment = rank([assess(signals[0], now=now, rules=self.rules)], self.rules)[0]
+        assessment = assess_ranked(signals, now=now, rules=self.rules)[0]
         return AccountCard(assessment, open_promises, open_count, interactions, members)
 
     async def digest(

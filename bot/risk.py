@@ -261,7 +261,13 @@ def _concern_reasons(signals: AccountSignals, rules: RiskRules) -> list[Reason]:
     return reasons
 
 
-def assess(signals: AccountSignals, *, now: datetime, rules: RiskRules | None = None) -> Assessment:
+def assess(
+    signals: AccountSignals,
+    *,
+    now: datetime,
+    rules: RiskRules | None = None,
+    weight: float = 1.0,
+) -> Assessment:
     """Score one account as of `now`: level, points and the reasons behind them."""
     rules = rules or RiskRules()
     trust = weighted_trust(signals, rules)
@@ -288,6 +294,8 @@ def assess(signals: AccountSignals, *, now: datetime, rules: RiskRules | None = 
         reasons=tuple(reasons),
         trust=trust,
         trend=weekly_trend(signals),
+        weight=weight,
+        priority=math.floor(score * weight * 100) / 100,
     )
 
 
@@ -300,6 +308,27 @@ def account_weight(account: Account, *, top_value: float, rules: RiskRules | Non
     return base * (1 + min(max(share, 0.0), 1.0))
 
 
+def _order(a: Assessment) -> tuple[int, float, float, str]:
+    return (LEVEL_ORDER[a.level], -a.priority, -a.weight, a.account.name.casefold())
+
+
+def assess_ranked(
+    signals: Iterable[AccountSignals], *, now: datetime, rules: RiskRules | None = None
+) -> list[Assessment]:
+    """Assess every account, weigh each by its worth and rank them (one pass, no copies)."""
+    rules = rules or RiskRules()
+    items = list(signals)
+    top = max((float(s.account.yearly_value or 0) for s in items), default=0.0)
+    out = [
+        assess(
+            s, now=now, rules=rules, weight=account_weight(s.account, top_value=top, rules=rules)
+        )
+        for s in items
+    ]
+    out.sort(key=_order)
+    return out
+
+
 def rank(assessments: Iterable[Assessment], rules: RiskRules | None = None) -> list[Assessment]:
     """Weigh each account's score by its worth and order: most urgent, most valuable first."""
     rules = rules or RiskRules()
@@ -310,7 +339,5 @@ def rank(assessments: Iterable[Assessment], rules: RiskRules | None = None) -> l
         weight = account_weight(a.account, top_value=top, rules=rules)
         priority = math.floor(a.score * weight * 100) / 100
         weighed.append(replace(a, weight=weight, priority=priority))
-    weighed.sort(
-        key=lambda a: (LEVEL_ORDER[a.level], -a.priority, -a.weight, a.account.name.casefold())
-    )
+    weighed.sort(key=_order)
     return weighed

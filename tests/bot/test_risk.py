@@ -298,3 +298,16 @@ def test_trend_is_eight_weeks_oldest_first() -> None:
         steady(weeks=(WeekRating(0, 2.0, 1), WeekRating(7, 5.0, 1), WeekRating(9, 1.0, 1))), now=NOW
     )
     assert result.trend == (5.0, None, None, None, None, None, None, 2.0)
+
+
+def test_assess_ranked_matches_assess_then_rank() -> None:
+    from bot.risk import assess_ranked
+
+    risky = dict(overdue=3, oldest_due=date(2026, 11, 1))
+    signals = [
+        steady(account=account("C", 10_000, "Small", 1), **risky),
+        steady(account=account("A", 900_000, "Big", 2), **risky),
+        steady(account=account("A", 1_000_000, "Fine", 4)),
+        steady(account=account("B", None, "Mid", 3), concerns=2),
+    ]
+    assert assess_ranked(signals, now=NOW) == rank(assess(s, now=NOW) for s in signals)
