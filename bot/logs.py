@@ -57,4 +57,5 @@ def setup_logging(level: str = "INFO", secrets: tuple[str, ...] = ()) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # migration chatter on every start
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
