@@ -30,6 +30,10 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+bench: $(STAMP)
+	$(BIN)/python bench/ack_bench.py
+	$(BIN)/python bench/digest_bench.py
+
 run: $(STAMP)
 	$(BIN)/trustloop run
 

@@ -23,6 +23,9 @@ from storage.models import AwayPeriod, CheckInDetail
 Block = dict[str, Any]
 SECTION_LIMIT = 3000
 MAX_NOTE_SHOWN = 600
+# The App Home holds at most 100 blocks. Worst case: check-ins 3 + 3 × 15 + 1, promises
+# 2 + 2 × 15 + 1, accounts 2 + 10 + 2 (bot.health_blocks.HOME_MAX_ACCOUNTS), footer 1 = 97.
+HOME_MAX_BLOCKS = 100
 HOME_MAX_CHECKINS = 15
 HOME_MAX_PROMISES = 15
 
@@ -401,8 +404,9 @@ def build_home(
     total_pending: int,
     away: AwayPeriod | None,
     promises: Sequence[Block] = (),
+    accounts: Sequence[Block] = (),
 ) -> dict[str, Any]:
-    """The App Home tab: away status and the user's pending check-ins, answerable here."""
+    """The App Home tab: away status, pending check-ins, open promises and my accounts."""
     blocks: list[Block] = [{"type": "header", "text": _plain("Your trust check-ins")}]
     if away is not None:
         blocks.append(
@@ -438,6 +442,9 @@ def build_home(
     if promises:
         blocks.append({"type": "divider"})
         blocks.extend(promises)
+    if accounts:
+        blocks.append({"type": "divider"})
+        blocks.extend(accounts)
     blocks.append(_context("Log an interaction with `/checkin`. Help: `/trust help`."))
     return {"type": "home", "blocks": blocks}
 

@@ -168,6 +168,9 @@ async def _db_backup(settings: Settings, path: Path) -> str:
 
 
 async def _export(settings: Settings, path: Path, team: str | None) -> str:
+    import logging
+
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # read-only: no migration chatter
     from storage import db
     from storage.export import ExportError, export_team
 
@@ -176,12 +179,13 @@ async def _export(settings: Settings, path: Path, team: str | None) -> str:
         raise FileNotFoundError(f"no database at {source}")
     engine = db.create_engine(settings.database_url)
     try:
-        revision = await db.current_revision(engine)
-        if revision != db.head_revision():
+        revision, head = await db.current_revision(engine), db.head_revision()
+        if revision != head:
             raise ExportError(
                 "the database has no trustloop tables yet; run `trustloop db upgrade` first"
                 if revision is None
-                else f"the database is at revision {revision}; run `trustloop db upgrade` first"
+                else f"the database is at revision {revision}, this trustloop expects {head}; "
+                "run `trustloop db upgrade` first"
             )
         result = await export_team(engine, directory=path, team_id=team)
     finally:

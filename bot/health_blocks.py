@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from bot import ids
-from bot.blocks import Block, _button, _context, _section, mention, slack_date
-from bot.health import AccountCard, Digest, WeekFigures
+from bot.blocks import Block, _button, _context, _plain, _section, mention, slack_date
+from bot.health import RECENT_PARTICIPATION_WEEKS, AccountCard, Digest, MyAccounts, WeekFigures
 from bot.promise_blocks import describe_promise
 from bot.risk import AT_RISK, HEALTHY, UNKNOWN, WATCH, Assessment, sparkline
 from bot.text import escape, truncate
@@ -26,6 +27,9 @@ LEVEL_ICON = {
 PAGE_SIZE = 10
 DIGEST_MAX_ACCOUNTS = 15
 MAX_BLOCKS = 50
+MODAL_MAX_BLOCKS = 100
+HOME_MAX_ACCOUNTS = 10
+NO_ACCOUNTS = "You don't own any accounts yet: `/trust account add <name> @you`"
 
 
 def _value(value: Decimal | None) -> str:
@@ -90,6 +94,16 @@ def build_account_card(card: AccountCard, *, now: datetime) -> list[Block]:
     return blocks
 
 
+def build_account_card_modal(card: AccountCard, now: datetime) -> dict[str, Any]:
+    """The account card in a modal: for "Open" clicked where there is no message to answer."""
+    return {
+        "type": "modal",
+        "title": _plain("Account"),
+        "close": _plain("Close"),
+        "blocks": build_account_card(card, now=now)[:MODAL_MAX_BLOCKS],
+    }
+
+
 def account_card_text(card: AccountCard) -> str:
     """Notification text for the account card."""
     a = card.assessment
@@ -131,6 +145,47 @@ def build_accounts_page(ranked: list[Assessment], *, page: int) -> list[Block]:
     blocks.append(_context(f"Page {page} of {pages} · {len(ranked)} accounts"))
     if nav:
         blocks.append({"type": "actions", "block_id": ids.ACCOUNTS_NAV_BLOCK, "elements": nav})
+    return blocks
+
+
+# --- App Home: my accounts -----------------------------------------------------------
+
+
+def _home_account(a: Assessment) -> Block:
+    if a.reasons:
+        top = escape(a.reasons[0].text)
+    elif a.level == UNKNOWN:
+        top = "No check-in answers yet."
+    else:
+        top = "Nothing flagged."
+    block = _section(
+        f"{LEVEL_ICON[a.level]} *{escape(a.account.name)}* · {a.level_words}\n{top}\n{_trend(a)}"
+    )
+    block["accessory"] = _button("Open", ids.OPEN_ACCOUNT, str(a.account.id))
+    return block
+
+
+def build_home_accounts(mine: MyAccounts, *, limit: int = HOME_MAX_ACCOUNTS) -> list[Block]:
+    """The "My accounts" part of the App Home: riskiest first, each with an Open button.
+
+    At most `limit` accounts plus 3 more blocks (header, a note, "and N more").
+    """
+    blocks: list[Block] = [{"type": "header", "text": _plain("My accounts")}]
+    if not mine.accounts:
+        blocks.append(_section(NO_ACCOUNTS))
+        return blocks
+    if not mine.owned:
+        blocks.append(
+            _context(
+                "You don't own any accounts yet; these are the ones you took part in "
+                f"over the last {RECENT_PARTICIPATION_WEEKS} weeks."
+            )
+        )
+    shown = mine.accounts[: max(limit, 0)]
+    blocks.extend(_home_account(a) for a in shown)
+    hidden = len(mine.accounts) - len(shown)
+    if hidden > 0:
+        blocks.append(_context(f"…and {hidden} more — `/trust accounts`"))
     return blocks
 
 

@@ -13,7 +13,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot import blocks, promise_blocks
+from bot import blocks, health_blocks, promise_blocks
 from bot.checkin_rules import CheckinPolicy, expires_at, remind_at, should_remind, zone
 from bot.clock import utcnow
 from bot.config import Settings
@@ -500,6 +500,7 @@ class Services:
         promises, open_total = await self.promises.my_open(
             team_id=team_id, user_id=user_id, now=now, limit=blocks.HOME_MAX_PROMISES
         )
+        mine = await self.health.my_accounts(team_id=team_id, user_id=user_id, now=now)
         tz = await self.user_zone(team_id=team_id, user_id=user_id, now=now)
         return blocks.build_home(
             pending,
@@ -511,6 +512,7 @@ class Services:
                 today=now.astimezone(tz).date(),
                 limit=blocks.HOME_MAX_PROMISES,
             ),
+            accounts=health_blocks.build_home_accounts(mine),
         )
 
     async def publish_home(self, *, team_id: str, user_id: str, now: datetime) -> None:

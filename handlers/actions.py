@@ -18,7 +18,7 @@ from bot.text import escape
 from handlers.common import int_value, services, team_of, tell
 from handlers.flows import start_checkin
 from handlers.guard import guarded
-from handlers.health_flow import account_card_message, accounts_page
+from handlers.health_flow import account_card_message, account_card_modal, accounts_page
 from handlers.promise_flow import log_promise
 from storage.models import Account
 from storage.queries import DuplicateAccountError, name_key
@@ -475,10 +475,19 @@ async def _create_named_account(
 async def handle_open_account(
     ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext, respond: AsyncRespond
 ) -> None:
-    """ "Open" on a digest or the ranked list: the account card, to the clicker only."""
+    """ "Open" on a digest, the ranked list or the App Home: the account card, to the clicker only.
+
+    A click in a view (the App Home) has no message to answer, so the card opens as a modal.
+    """
     await ack()
     svc = services(context)
     account_id = int_value(_action_value(body))
+    view = body.get("view")
+    if view and not body.get("response_url"):
+        card = await account_card_modal(svc, team_id=team_of(body), account_id=account_id)
+        opener = svc.client.views_push if view.get("type") == "modal" else svc.client.views_open
+        await opener(trigger_id=body["trigger_id"], view=card)
+        return
     if account_id is None:
         await tell(respond, body, "That button is out of date.")
         return

@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from bot import digest_rules
+from bot.blocks import build_notice
 from bot.digest_rules import DigestScheduleError, parse_digest_here
 from bot.digests import DigestRefused
 from bot.health_blocks import (
     account_card_text,
     build_account_card,
+    build_account_card_modal,
     build_accounts_page,
     build_digest,
     digest_text,
@@ -27,6 +29,18 @@ async def account_card_message(svc: Any, *, team_id: str, account_id: int) -> di
     now = svc.now()
     card = await svc.health.card(account=account, now=now)
     return {"text": escape(account_card_text(card)), "blocks": build_account_card(card, now=now)}
+
+
+async def account_card_modal(svc: Any, *, team_id: str, account_id: int | None) -> dict[str, Any]:
+    """The account card as a modal view (an unknown or tampered id gets a plain notice)."""
+    account = None
+    if account_id is not None:
+        account = await svc.account(team_id=team_id, account_id=account_id)
+    if account is None:
+        return build_notice("Account", "That account doesn't exist in this workspace.")
+    now = svc.now()
+    card = await svc.health.card(account=account, now=now)
+    return build_account_card_modal(card, now)
 
 
 async def show_account(svc: Any, *, team_id: str, cmd: AccountView) -> dict[str, Any]:

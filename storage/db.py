@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -13,24 +15,53 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+WRITE = "trustloop_write"
+
+
+class Engine(AsyncEngine):
+    """An AsyncEngine whose `begin()` marks its transaction as a write (see `create_engine`)."""
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncConnection]:
+        """Connect and begin a write transaction; commit on success, roll back on error."""
+        async with self.connect() as conn:
+            await conn.execution_options(**{WRITE: True})
+            async with conn.begin():
+                yield conn
 
 
 def create_engine(url: str) -> AsyncEngine:
-    """Create the async engine; SQLite gets WAL, a busy timeout and foreign keys."""
-    engine = create_async_engine(url, pool_pre_ping=False)
+    """Create the async engine; SQLite gets WAL, a busy timeout and foreign keys.
+
+    `engine.begin()` is for writing and `engine.connect()` for reading: on SQLite a write
+    transaction takes the write lock up front (BEGIN IMMEDIATE) and waits its turn, and a
+    read is a deferred transaction on one WAL snapshot that never blocks a writer.
+    """
+    engine = Engine(create_async_engine(url, pool_pre_ping=False).sync_engine)
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None  # we emit BEGIN ourselves, below
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA busy_timeout=5000")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _begin(conn: Connection) -> None:
+            # A deferred transaction that reads and then writes fails at once with
+            # SQLITE_BUSY when another writer committed meanwhile (busy_timeout does not
+            # help a lock upgrade), which would lose work already acknowledged; so writes
+            # take the lock up front. pysqlite's own implicit BEGIN is off (above) so that
+            # reads, too, run in a real transaction with one consistent snapshot.
+            write = conn.get_execution_options().get(WRITE)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN DEFERRED")
 
     return engine
 

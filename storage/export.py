@@ -101,8 +101,10 @@ async def team_ids(conn: AsyncConnection) -> list[str]:
 def choose_team(teams: Sequence[str], requested: str | None) -> str | None:
     """The workspace to export: the one asked for, or the only one (None: nothing stored)."""
     listed = ", ".join(teams)
+    if not teams:
+        return None
     if requested is not None:
-        if teams and requested not in teams:
+        if requested not in teams:
             raise ExportError(
                 f"no workspace {requested} in this database; it holds {listed} (use --team)"
             )
@@ -111,7 +113,7 @@ def choose_team(teams: Sequence[str], requested: str | None) -> str | None:
         raise ExportError(
             f"the database holds {len(teams)} workspaces ({listed}); pick one with --team"
         )
-    return teams[0] if teams else None
+    return teams[0]
 
 
 async def stream_rows(
@@ -138,12 +140,15 @@ async def export_team(
     """Write one CSV per kind for a workspace into `directory` (created if missing).
 
     With several workspaces stored, `team_id` must name one (ExportError otherwise). With
-    none stored, the files get their header row only and `team_id` in the result is None.
+    none stored, the files get their header row only and the result's `team_id` is None.
     """
     async with engine.connect() as conn:
         await _snapshot(conn)
         team = choose_team(await team_ids(conn), team_id)
-        await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
+        try:
+            await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
+        except FileExistsError:
+            raise ExportError(f"{directory} exists and is not a directory") from None
         files = []
         for kind in KINDS:
             path = directory / f"{kind}.csv"
@@ -155,9 +160,10 @@ async def export_team(
 async def _snapshot(conn: AsyncConnection) -> None:
     """Read every file from one snapshot of the database."""
     if conn.dialect.name == "sqlite":
-        # pysqlite starts no transaction for SELECTs; an explicit one holds one snapshot.
-        await conn.exec_driver_sql("BEGIN")
-    elif conn.dialect.name == "postgresql":
+        # storage.db begins every transaction itself; a read on `engine.connect()` is a
+        # deferred one whose first read fixes one snapshot for every file.
+        return
+    if conn.dialect.name == "postgresql":
         await conn.execution_options(isolation_level="REPEATABLE READ")
 
 

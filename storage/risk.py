@@ -269,9 +269,7 @@ async def account_signals_weekly(
                 Date(),
             ),
         ]
-    rows = await conn.execute(
-        select(*columns).where(*scoped(q.account_id)).group_by(q.account_id)
-    )
+    rows = await conn.execute(select(*columns).where(*scoped(q.account_id)).group_by(q.account_id))
     for row in rows:
         for k in range(n):
             open_count, overdue, oldest_due = row[1 + 3 * k : 4 + 3 * k]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import csv
 import os
 import signal
 import socket
 import sqlite3
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -17,6 +19,8 @@ import pytest
 from bot.cli import main
 from bot.localslack.requests import sign, slash_command_form
 from bot.localslack.server import SlackStub
+from bot.sample_data import generate
+from storage import db
 from storage.db import head_revision
 from tests.conftest import TOKEN, Bot
 from tests.handlers.test_actions import log_checkin
@@ -162,3 +166,60 @@ async def test_run_serves_http_and_stops_cleanly(stub: SlackStub, tmp_path: Path
     assert proc.returncode == 0, err.decode()
     assert TOKEN not in err.decode() and "s3cret" not in err.decode()
     assert (tmp_path / "run.db").exists()
+
+
+async def test_export_picks_the_workspace_and_writes_one_csv_per_kind(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'two.db'}"
+    engine = db.create_engine(url)
+    await db.upgrade(engine)
+    now = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    first = await generate(engine, team_id="T0ONE", accounts=4, weeks=3, now=now)
+    await generate(engine, team_id="T0TWO", accounts=2, weeks=3, now=now, seed=2)
+    await engine.dispose()
+    env = env_for(DATABASE_URL=url)  # no Slack token: export only needs the database
+    code, out, err = await run("export", "out", env=env, cwd=tmp_path)
+    assert code != 0 and out == ""
+    assert err.strip().count("\n") == 0, err
+    assert "T0ONE, T0TWO" in err and "--team" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+    code, out, err = await run("export", "out", "--team", "T0ONE", env=env, cwd=tmp_path)
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert lines == [
+        "exported workspace T0ONE to out",
+        "out/accounts.csv: 4 rows",
+        f"out/interactions.csv: {first.interactions} rows",
+        f"out/checkins.csv: {first.checkins} rows",
+        f"out/promises.csv: {first.promises} rows",
+        f"out/promise_events.csv: {first.promise_events} rows",
+    ]
+    with (tmp_path / "out" / "checkins.csv").open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == first.checkins and {r["team_id"] for r in rows} == {"T0ONE"}
+
+    code, _, err = await run("export", "out", "--team", "T0NONE", env=env, cwd=tmp_path)
+    assert code != 0 and "T0NONE" in err and "T0ONE, T0TWO" in err
+
+
+def test_export_of_an_empty_or_missing_database(clean_env: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{clean_env / 'missing.db'}")
+    assert main(["export", "out"]) == 1
+    assert "no database at" in capsys.readouterr().err
+    assert not (clean_env / "missing.db").exists()
+
+    sqlite3.connect(clean_env / "blank.db").close()
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{clean_env / 'blank.db'}")
+    assert main(["export", "out"]) == 1
+    assert "trustloop db upgrade" in capsys.readouterr().err
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{clean_env / 'empty.db'}")
+    assert main(["db", "upgrade"]) == 0
+    capsys.readouterr()
+    assert main(["export", "out"]) == 0
+    out = capsys.readouterr().out
+    assert "header rows only" in out
+    for kind in ("accounts", "interactions", "checkins", "promises", "promise_events"):
+        assert f"out/{kind}.csv: 0 rows" in out
+        with (clean_env / "out" / f"{kind}.csv").open(encoding="utf-8", newline="") as f:
+            assert len(list(csv.reader(f))) == 1  # the header row

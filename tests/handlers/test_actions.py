@@ -215,9 +215,20 @@ async def test_rate_limited_dm_is_retried_after_retry_after(bot: Bot) -> None:
     bot.stub.rate_limit_next("chat.postMessage", retry_after=1)
     bot.stub.server_error_next("conversations.open", status=503)
     await bot.slack.command("/checkin", f"Acme call <@{BOB}|bob>", user_id=ALICE)
-    await eventually(lambda: bot.stub.calls_to("chat.postMessage"), limit=10)
+    url = bot.slack.last_response_url
+    assert url is not None
+    token = url.rsplit("/", 1)[-1]
+    # the summary is sent only after the DM's outcome is saved, so it marks the end of the work
+    summary = await eventually(
+        lambda: [r.body for r in bot.stub.responses if r.url_token == token], limit=10
+    )
+    assert "Logged a call with Acme" in summary[-1]["text"]
+    assert "Couldn't DM" not in str(summary[-1])
+    assert len(bot.stub.calls_to("conversations.open", all=True)) == 2
     assert len(bot.stub.calls_to("chat.postMessage", all=True)) == 2
-    assert (await checkin_row(bot, BOB)).dm_ts is not None
+    posted = bot.stub.calls_to("chat.postMessage")
+    assert len(posted) == 1
+    assert (await checkin_row(bot, BOB)).dm_ts == posted[0].response["ts"]
 
 
 async def test_promises_made_while_answering_are_linked_to_the_interaction(bot: Bot) -> None:

@@ -24,6 +24,13 @@ def last_response_text(bot: Bot) -> str:
     return bot.stub.responses[-1].body.get("text", "")
 
 
+def responses_to(bot: Bot, response_url: str | None) -> list[dict]:
+    """Bodies POSTed to one response_url (each command and click gets its own), in order."""
+    assert response_url is not None
+    token = response_url.rsplit("/", 1)[-1]
+    return [r.body for r in bot.stub.responses if r.url_token == token]
+
+
 async def test_help_lists_every_command(bot: Bot) -> None:
     reply = await bot.slack.command("/trust", "help", user_id=ALICE)
     assert reply.status == 200
@@ -134,13 +141,19 @@ async def test_unknown_account_suggests_and_does_not_create(bot: Bot) -> None:
     await bot.slack.click(
         user_id=ALICE, action_id=pick["action_id"], value=pick["value"], message=message
     )
+    first = bot.slack.last_response_url
     await eventually(lambda: bot.stub.calls_to("views.open"))
     assert await count(bot, t.interactions) == 1
+    # the first click is done once its summary arrives (after the ack, so wait for it)
+    await eventually(
+        lambda: any("Logged a call with Acme Corp" in str(r) for r in responses_to(bot, first))
+    )
     # a second click on the same suggestion changes nothing
     await bot.slack.click(
         user_id=ALICE, action_id=pick["action_id"], value=pick["value"], message=message
     )
-    await eventually(lambda: "already logged" in str(bot.stub.responses[-1].body))
+    second = bot.slack.last_response_url
+    await eventually(lambda: any("already logged" in str(r) for r in responses_to(bot, second)))
     assert await count(bot, t.interactions) == 1
 
 
