@@ -198,6 +198,7 @@ class HealthService:
             accounts=accounts,
             window_weeks=self.rules.window_weeks,
             recent_days=self.rules.recent_days,
+            engine=self.svc.engine,
         )
         instants = [now - timedelta(weeks=k) for k in range(weeks_back + 1)]
         return [

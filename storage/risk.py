@@ -7,13 +7,14 @@ digest over 10,000 accounts is a handful of queries, never one per account.
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Date, and_, case, func, or_, select, type_coerce, union_all
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage import tables as t
 from storage.models import Account, AccountSignals, Interaction, WeekRating
@@ -79,6 +80,7 @@ async def account_signals_weekly(
     accounts: Sequence[Account],
     window_weeks: int = 12,
     recent_days: int = 28,
+    engine: AsyncEngine | None = None,
 ) -> list[list[AccountSignals]]:
     """Signals as of `now`, a week earlier, … `weeks_back` weeks earlier, in one pass.
 
@@ -103,210 +105,242 @@ async def account_signals_weekly(
     def scoped(column: Any) -> list[Any]:
         return [] if only is None else [column.in_(only)]
 
-    # answered ratings per account and week, weeks counted back from `now`
-    total_weeks = window_weeks + weeks_back
-    bucket = case(
-        *[(c.c.answered_at >= now - timedelta(weeks=k + 1), k) for k in range(total_weeks)],
-        else_=total_weeks,
-    )
-    rows = await conn.execute(
-        select(i.c.account_id, bucket, func.avg(c.c.rating), func.count())
-        .join(i, i.c.id == c.c.interaction_id)
-        .where(
-            c.c.team_id == team_id,
-            c.c.answered_at >= start,
-            c.c.answered_at <= now,
-            c.c.status == ANSWERED,
-            *scoped(i.c.account_id),
-        )
-        .group_by(i.c.account_id, bucket)
-    )
     weeks: list[dict[int, list[WeekRating]]] = [defaultdict(list) for _ in range(n)]
-    for account_id, ago, avg, count in rows:
-        for k in range(n):
-            rel = int(ago) - k
-            if 0 <= rel < window_weeks:
-                weeks[k][account_id].append(WeekRating(rel, float(avg), int(count)))
 
-    # last contact and last complaint, as of each instant
-    columns: list[Any] = [i.c.account_id]
-    for instant in instants:
-        seen = i.c.occurred_at <= instant
-        columns.append(_when(func.max(case((seen, i.c.occurred_at), else_=None))))
-        columns.append(
-            _when(func.max(case((and_(seen, i.c.kind == COMPLAINT), i.c.occurred_at), else_=None)))
+    async def _ratings(conn: AsyncConnection) -> None:
+        # answered ratings per account and week, weeks counted back from `now`
+        total_weeks = window_weeks + weeks_back
+        bucket = case(
+            *[(c.c.answered_at >= now - timedelta(weeks=k + 1), k) for k in range(total_weeks)],
+            else_=total_weeks,
         )
-    rows = await conn.execute(
-        select(*columns)
-        .where(
-            i.c.team_id == team_id,
-            i.c.occurred_at >= start,
-            i.c.occurred_at <= now,
-            *scoped(i.c.account_id),
-        )
-        .group_by(i.c.account_id)
-    )
-    for row in rows:
-        for k in range(n):
-            last, complaint = row[1 + 2 * k], row[2 + 2 * k]
-            window_start = instants[k] - timedelta(weeks=window_weeks)
-            if last is not None and last >= window_start:
-                data[k][row[0]]["last_contact_at"] = last
-                if complaint is not None and complaint >= window_start:
-                    data[k][row[0]]["last_complaint_at"] = complaint
-    # Accounts silent for a whole window: one indexed max per account, only for those.
-    for k, instant in enumerate(instants):
-        silent = [a.id for a in accounts if "last_contact_at" not in data[k].get(a.id, {})]
-        for chunk in _chunks(silent, 500):
-            rows = await conn.execute(
-                select(i.c.account_id, _when(func.max(i.c.occurred_at)))
-                .where(
-                    i.c.team_id == team_id, i.c.account_id.in_(chunk), i.c.occurred_at <= instant
-                )
-                .group_by(i.c.account_id)
+        rows = await conn.execute(
+            select(i.c.account_id, bucket, func.avg(c.c.rating), func.count())
+            .join(i, i.c.id == c.c.interaction_id)
+            .where(
+                c.c.team_id == team_id,
+                c.c.answered_at >= start,
+                c.c.answered_at <= now,
+                c.c.status == ANSWERED,
+                *scoped(i.c.account_id),
             )
-            for account_id, last in rows:
-                data[k][account_id]["last_contact_at"] = last
-
-    # check-ins asked recently (per instant): unanswered, concerns, "worse"
-    columns = [i.c.account_id]
-    for instant in instants:
-        asked_then = and_(c.c.created_at >= instant - recent, c.c.created_at <= instant)
-        answered_then = and_(asked_then, c.c.status == ANSWERED, c.c.answered_at <= instant)
-        columns += [
-            _count(asked_then),
-            _count(and_(asked_then, c.c.status == EXPIRED, c.c.closed_at <= instant)),
-            _count(and_(answered_then, c.c.concern.is_not(None), c.c.concern != "")),
-            _count(and_(answered_then, c.c.direction == "worse")),
-        ]
-    rows = await conn.execute(
-        select(*columns)
-        .join(i, i.c.id == c.c.interaction_id)
-        .where(
-            c.c.team_id == team_id,
-            c.c.created_at >= recent_start,
-            c.c.created_at <= now,
-            c.c.status != AWAY,
-            *scoped(i.c.account_id),
+            .group_by(i.c.account_id, bucket)
         )
-        .group_by(i.c.account_id)
-    )
-    for row in rows:
-        for k in range(n):
-            asked, unanswered, concerns, worse = row[1 + 4 * k : 5 + 4 * k]
-            if asked:
-                data[k][row[0]].update(
-                    asked=int(asked),
-                    unanswered=int(unanswered or 0),
-                    concerns=int(concerns or 0),
-                    worse=int(worse or 0),
+        for account_id, ago, avg, count in rows:
+            for k in range(n):
+                rel = int(ago) - k
+                if 0 <= rel < window_weeks:
+                    weeks[k][account_id].append(WeekRating(rel, float(avg), int(count)))
+
+    async def _contacts(conn: AsyncConnection) -> None:
+        # last contact and last complaint, as of each instant
+        columns: list[Any] = [i.c.account_id]
+        for instant in instants:
+            seen = i.c.occurred_at <= instant
+            columns.append(_when(func.max(case((seen, i.c.occurred_at), else_=None))))
+            columns.append(
+                _when(
+                    func.max(case((and_(seen, i.c.kind == COMPLAINT), i.c.occurred_at), else_=None))
                 )
-
-    # the latest concerns (a few per account, enough to pick the latest at each instant)
-    concerned = (
-        select(
-            i.c.account_id.label("account_id"),
-            c.c.concern.label("concern"),
-            c.c.answered_at.label("at"),
-            func.row_number()
-            .over(partition_by=i.c.account_id, order_by=(c.c.answered_at.desc(), c.c.id.desc()))
-            .label("n"),
+            )
+        rows = await conn.execute(
+            select(*columns)
+            .where(
+                i.c.team_id == team_id,
+                i.c.occurred_at >= start,
+                i.c.occurred_at <= now,
+                *scoped(i.c.account_id),
+            )
+            .group_by(i.c.account_id)
         )
-        .join(i, i.c.id == c.c.interaction_id)
-        .where(
-            c.c.team_id == team_id,
-            c.c.created_at >= recent_start,
-            c.c.created_at <= now,
-            c.c.status == ANSWERED,
-            c.c.concern.is_not(None),
-            c.c.concern != "",
-            *scoped(i.c.account_id),
-        )
-        .subquery()
-    )
-    rows = await conn.execute(
-        select(concerned.c.account_id, concerned.c.concern, _when(concerned.c.at))
-        .where(concerned.c.n <= 1 + weeks_back)
-        .order_by(concerned.c.account_id, concerned.c.n)
-    )
-    for account_id, concern, at in rows:
+        for row in rows:
+            for k in range(n):
+                last, complaint = row[1 + 2 * k], row[2 + 2 * k]
+                window_start = instants[k] - timedelta(weeks=window_weeks)
+                if last is not None and last >= window_start:
+                    data[k][row[0]]["last_contact_at"] = last
+                    if complaint is not None and complaint >= window_start:
+                        data[k][row[0]]["last_complaint_at"] = complaint
+        # Accounts silent for a whole window: one indexed max per account, only for those.
         for k, instant in enumerate(instants):
-            values = data[k].get(account_id)
-            if (
-                values
-                and values.get("concerns")
-                and "latest_concern" not in values
-                and (at is not None and at <= instant)
-            ):
-                values["latest_concern"] = concern
+            silent = [a.id for a in accounts if "last_contact_at" not in data[k].get(a.id, {})]
+            for chunk in _chunks(silent, 500):
+                rows = await conn.execute(
+                    select(i.c.account_id, _when(func.max(i.c.occurred_at)))
+                    .where(
+                        i.c.team_id == team_id,
+                        i.c.account_id.in_(chunk),
+                        i.c.occurred_at <= instant,
+                    )
+                    .group_by(i.c.account_id)
+                )
+                for account_id, last in rows:
+                    data[k][account_id]["last_contact_at"] = last
 
-    # promises open as of each instant (one closed later counts as open then); the two
-    # index-friendly halves: still open, or closed after the oldest instant
-    candidates = union_all(
-        select(p.c.account_id, p.c.created_at, p.c.closed_at, p.c.status, p.c.due_date).where(
-            p.c.team_id == team_id, p.c.status == OPEN, p.c.created_at <= now
-        ),
-        select(p.c.account_id, p.c.created_at, p.c.closed_at, p.c.status, p.c.due_date).where(
-            p.c.team_id == team_id,
-            p.c.closed_at > oldest,
-            p.c.status != OPEN,
-            p.c.created_at <= now,
-        ),
-    ).subquery()
-    q = candidates.c
-    columns = [q.account_id]
-    for instant in instants:
-        day = instant.date()
-        open_then = and_(
-            q.created_at <= instant,
-            or_(q.status == OPEN, q.closed_at > instant),
+    async def _asked(conn: AsyncConnection) -> None:
+        # check-ins asked recently (per instant): unanswered, concerns, "worse"
+        columns: list[Any] = [i.c.account_id]
+        for instant in instants:
+            asked_then = and_(c.c.created_at >= instant - recent, c.c.created_at <= instant)
+            answered_then = and_(asked_then, c.c.status == ANSWERED, c.c.answered_at <= instant)
+            columns += [
+                _count(asked_then),
+                _count(and_(asked_then, c.c.status == EXPIRED, c.c.closed_at <= instant)),
+                _count(and_(answered_then, c.c.concern.is_not(None), c.c.concern != "")),
+                _count(and_(answered_then, c.c.direction == "worse")),
+            ]
+        rows = await conn.execute(
+            select(*columns)
+            .join(i, i.c.id == c.c.interaction_id)
+            .where(
+                c.c.team_id == team_id,
+                c.c.created_at >= recent_start,
+                c.c.created_at <= now,
+                c.c.status != AWAY,
+                *scoped(i.c.account_id),
+            )
+            .group_by(i.c.account_id)
         )
-        columns += [
-            _count(open_then),
-            _count(and_(open_then, q.due_date < day)),
-            type_coerce(
-                func.min(case((and_(open_then, q.due_date < day), q.due_date), else_=None)),
-                Date(),
+        for row in rows:
+            for k in range(n):
+                asked, unanswered, concerns, worse = row[1 + 4 * k : 5 + 4 * k]
+                if asked:
+                    data[k][row[0]].update(
+                        asked=int(asked),
+                        unanswered=int(unanswered or 0),
+                        concerns=int(concerns or 0),
+                        worse=int(worse or 0),
+                    )
+
+        # the latest concerns (a few per account, enough to pick the latest at each instant)
+        concerned = (
+            select(
+                i.c.account_id.label("account_id"),
+                c.c.concern.label("concern"),
+                c.c.answered_at.label("at"),
+                func.row_number()
+                .over(partition_by=i.c.account_id, order_by=(c.c.answered_at.desc(), c.c.id.desc()))
+                .label("n"),
+            )
+            .join(i, i.c.id == c.c.interaction_id)
+            .where(
+                c.c.team_id == team_id,
+                c.c.created_at >= recent_start,
+                c.c.created_at <= now,
+                c.c.status == ANSWERED,
+                c.c.concern.is_not(None),
+                c.c.concern != "",
+                *scoped(i.c.account_id),
+            )
+            .subquery()
+        )
+        rows = await conn.execute(
+            select(concerned.c.account_id, concerned.c.concern, _when(concerned.c.at))
+            .where(concerned.c.n <= 1 + weeks_back)
+            .order_by(concerned.c.account_id, concerned.c.n)
+        )
+        for account_id, concern, at in rows:
+            for k, instant in enumerate(instants):
+                values = data[k].get(account_id)
+                if (
+                    values
+                    and values.get("concerns")
+                    and "latest_concern" not in values
+                    and (at is not None and at <= instant)
+                ):
+                    values["latest_concern"] = concern
+
+    async def _open_promises(conn: AsyncConnection) -> None:
+        # promises open as of each instant (one closed later counts as open then); the two
+        # index-friendly halves: still open, or closed after the oldest instant
+        candidates = union_all(
+            select(p.c.account_id, p.c.created_at, p.c.closed_at, p.c.status, p.c.due_date).where(
+                p.c.team_id == team_id, p.c.status == OPEN, p.c.created_at <= now
             ),
-        ]
-    rows = await conn.execute(select(*columns).where(*scoped(q.account_id)).group_by(q.account_id))
-    for row in rows:
-        for k in range(n):
-            open_count, overdue, oldest_due = row[1 + 3 * k : 4 + 3 * k]
-            if open_count:
-                data[k][row[0]].update(
-                    open_promises=int(open_count), overdue=int(overdue or 0), oldest_due=oldest_due
-                )
-
-    # promises resolved in each instant's window
-    columns = [p.c.account_id]
-    for instant in instants:
-        inside = and_(e.c.at >= instant - timedelta(weeks=window_weeks), e.c.at <= instant)
-        columns += [
-            _count(and_(inside, e.c.kind == KEPT, e.c.in_time == 1)),
-            _count(and_(inside, e.c.kind == KEPT, or_(e.c.in_time == 0, e.c.in_time.is_(None)))),
-            _count(and_(inside, e.c.kind == BROKEN)),
-        ]
-    rows = await conn.execute(
-        select(*columns)
-        .select_from(e)
-        .join(p, and_(p.c.id == e.c.promise_id, p.c.team_id == e.c.team_id))
-        .where(
-            e.c.team_id == team_id,
-            e.c.at >= start,
-            e.c.at <= now,
-            e.c.kind.in_([KEPT, BROKEN]),
-            *scoped(p.c.account_id),
+            select(p.c.account_id, p.c.created_at, p.c.closed_at, p.c.status, p.c.due_date).where(
+                p.c.team_id == team_id,
+                p.c.closed_at > oldest,
+                p.c.status != OPEN,
+                p.c.created_at <= now,
+            ),
+        ).subquery()
+        q = candidates.c
+        columns: list[Any] = [q.account_id]
+        for instant in instants:
+            day = instant.date()
+            open_then = and_(
+                q.created_at <= instant,
+                or_(q.status == OPEN, q.closed_at > instant),
+            )
+            columns += [
+                _count(open_then),
+                _count(and_(open_then, q.due_date < day)),
+                type_coerce(
+                    func.min(case((and_(open_then, q.due_date < day), q.due_date), else_=None)),
+                    Date(),
+                ),
+            ]
+        rows = await conn.execute(
+            select(*columns).where(*scoped(q.account_id)).group_by(q.account_id)
         )
-        .group_by(p.c.account_id)
-    )
-    for row in rows:
-        for k in range(n):
-            kept, late, broken = row[1 + 3 * k : 4 + 3 * k]
-            if kept or late or broken:
-                data[k][row[0]].update(
-                    kept_on_time=int(kept or 0), kept_late=int(late or 0), broken=int(broken or 0)
-                )
+        for row in rows:
+            for k in range(n):
+                open_count, overdue, oldest_due = row[1 + 3 * k : 4 + 3 * k]
+                if open_count:
+                    data[k][row[0]].update(
+                        open_promises=int(open_count),
+                        overdue=int(overdue or 0),
+                        oldest_due=oldest_due,
+                    )
+
+    async def _resolved(conn: AsyncConnection) -> None:
+        # promises resolved in each instant's window
+        columns: list[Any] = [p.c.account_id]
+        for instant in instants:
+            inside = and_(e.c.at >= instant - timedelta(weeks=window_weeks), e.c.at <= instant)
+            columns += [
+                _count(and_(inside, e.c.kind == KEPT, e.c.in_time == 1)),
+                _count(
+                    and_(inside, e.c.kind == KEPT, or_(e.c.in_time == 0, e.c.in_time.is_(None)))
+                ),
+                _count(and_(inside, e.c.kind == BROKEN)),
+            ]
+        rows = await conn.execute(
+            select(*columns)
+            .select_from(e)
+            .join(p, and_(p.c.id == e.c.promise_id, p.c.team_id == e.c.team_id))
+            .where(
+                e.c.team_id == team_id,
+                e.c.at >= start,
+                e.c.at <= now,
+                e.c.kind.in_([KEPT, BROKEN]),
+                *scoped(p.c.account_id),
+            )
+            .group_by(p.c.account_id)
+        )
+        for row in rows:
+            for k in range(n):
+                kept, late, broken = row[1 + 3 * k : 4 + 3 * k]
+                if kept or late or broken:
+                    data[k][row[0]].update(
+                        kept_on_time=int(kept or 0),
+                        kept_late=int(late or 0),
+                        broken=int(broken or 0),
+                    )
+
+    parts = (_ratings, _contacts, _asked, _open_promises, _resolved)
+    if engine is None:
+        for part in parts:
+            await part(conn)
+    else:
+        # Independent reads on their own connections: SQLite runs them on separate
+        # threads, so a digest uses both cores (each is its own consistent snapshot).
+
+        async def on_own(part: Callable[[AsyncConnection], Awaitable[None]]) -> None:
+            async with engine.connect() as own:
+                await part(own)
+
+        await asyncio.gather(*(on_own(part) for part in parts))
 
     out: list[list[AccountSignals]] = []
     for k, instant in enumerate(instants):

@@ -265,3 +265,35 @@ async def test_load_accounts_filters_by_tier(conn) -> None:
     await add_account(conn, "Small", tier="C")
     names = [a.name for a in await load_accounts(conn, team_id=T1, tiers=["C"])]
     assert names == ["Small"]
+
+
+async def test_concurrent_queries_on_own_connections_give_the_same_signals(tmp_path) -> None:
+    engine = db.create_engine(f"sqlite+aiosqlite:///{tmp_path / 'p.db'}")
+    await db.upgrade(engine)
+    try:
+        async with engine.begin() as conn:
+            acme = await add_account(conn, "Acme")
+            await add_account(conn, "Quiet", tier="C")
+            for days_ago, rating in [(1, 2), (9, 4), (16, 5), (40, 3)]:
+                at = NOW - days_ago * DAY
+                i = await add_interaction(
+                    conn, acme, at, kind="complaint" if days_ago == 1 else "call"
+                )
+                await add_checkin(conn, i, at=at, rating=rating, concern="late", direction="worse")
+                await add_checkin(conn, i, at=at, status="expired")
+            await add_promise(conn, acme, due=date(2026, 11, 10))
+            await add_promise(
+                conn, acme, due=date(2026, 11, 1), status="broken", closed=NOW - 3 * DAY
+            )
+        async with engine.connect() as conn:
+            accounts = await load_accounts(conn, team_id=T1)
+            one_by_one = await account_signals_weekly(
+                conn, team_id=T1, now=NOW, weeks_back=3, accounts=accounts
+            )
+            together = await account_signals_weekly(
+                conn, team_id=T1, now=NOW, weeks_back=3, accounts=accounts, engine=engine
+            )
+        assert together == one_by_one
+        assert together[0][0].broken == 1 and together[0][0].concerns == 3  # 1, 9 and 16 days ago
+    finally:
+        await engine.dispose()
