@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -186,6 +186,44 @@ async def count_promises(
     return int((await conn.execute(select(func.count()).where(*conditions))).scalar_one())
 
 
+async def _change_open(
+    conn: AsyncConnection,
+    *,
+    team_id: str,
+    promise_id: int,
+    actor_id: str,
+    now: datetime,
+    kind: str,
+    change: Callable[[Any], tuple[dict[str, Any], dict[str, Any]]],
+) -> bool:
+    """Change an open promise and record the event; False if it was not open (any more).
+
+    `change(current_row)` gives the column values to set and the event's fields; the update
+    is conditional on the promise still being open, so two clicks can never both apply.
+    """
+    p = t.promises
+    still_open = (p.c.team_id == team_id, p.c.id == promise_id, p.c.status == OPEN)
+    current = (await conn.execute(select(p).where(*still_open))).first()
+    if current is None:
+        return False
+    values, event = change(current)
+    result = await conn.execute(update(p).where(*still_open).values(**values))
+    if result.rowcount != 1:
+        return False
+    await _event(
+        conn,
+        team_id=team_id,
+        promise_id=promise_id,
+        actor_id=actor_id,
+        at=now,
+        kind=kind,
+        old_status=OPEN,
+        old_due_date=current.due_date,
+        **event,
+    )
+    return True
+
+
 async def resolve_promise(
     conn: AsyncConnection,
     *,
@@ -198,41 +236,21 @@ async def resolve_promise(
     now: datetime,
 ) -> bool:
     """Close an open promise as kept, broken or cancelled; False if it was not open."""
-    p = t.promises
-    current = (
-        await conn.execute(
-            select(p.c.due_date).where(
-                p.c.team_id == team_id, p.c.id == promise_id, p.c.status == OPEN
-            )
-        )
-    ).first()
-    if current is None:
-        return False
-    result = await conn.execute(
-        update(p)
-        .where(p.c.team_id == team_id, p.c.id == promise_id, p.c.status == OPEN)
-        .values(
-            status=status,
-            closed_at=now,
-            kept_on_time=_bool(in_time) if status == KEPT else None,
-        )
-    )
-    if result.rowcount != 1:
-        return False
-    await _event(
+    values = {
+        "status": status,
+        "closed_at": now,
+        "kept_on_time": _bool(in_time) if status == KEPT else None,
+    }
+    event = {"new_status": status, "in_time": in_time, "note": note}
+    return await _change_open(
         conn,
         team_id=team_id,
         promise_id=promise_id,
         actor_id=actor_id,
-        at=now,
+        now=now,
         kind=status,
-        old_status=OPEN,
-        new_status=status,
-        old_due_date=current.due_date,
-        in_time=in_time,
-        note=note,
+        change=lambda _current: (values, event),
     )
-    return True
 
 
 async def renegotiate_promise(
@@ -248,44 +266,28 @@ async def renegotiate_promise(
     now: datetime,
 ) -> bool:
     """Move an open promise to a new date (reminders start over); False if it was not open."""
-    p = t.promises
-    current = (
-        await conn.execute(
-            select(p.c.due_date).where(
-                p.c.team_id == team_id, p.c.id == promise_id, p.c.status == OPEN
-            )
-        )
-    ).first()
-    if current is None:
-        return False
-    result = await conn.execute(
-        update(p)
-        .where(p.c.team_id == team_id, p.c.id == promise_id, p.c.status == OPEN)
-        .values(
-            due_date=new_due,
-            since_at=now,
-            reminder_seq=0,
-            renegotiations=p.c.renegotiations + 1,
-        )
-    )
-    if result.rowcount != 1:
-        return False
-    await _event(
+    values = {
+        "due_date": new_due,
+        "since_at": now,
+        "reminder_seq": 0,
+        "renegotiations": t.promises.c.renegotiations + 1,
+    }
+    event = {
+        "new_status": OPEN,
+        "new_due_date": new_due,
+        "customer_told": customer_told,
+        "in_time": in_time,
+        "note": note,
+    }
+    return await _change_open(
         conn,
         team_id=team_id,
         promise_id=promise_id,
         actor_id=actor_id,
-        at=now,
+        now=now,
         kind="renegotiated",
-        old_status=OPEN,
-        new_status=OPEN,
-        old_due_date=current.due_date,
-        new_due_date=new_due,
-        customer_told=customer_told,
-        in_time=in_time,
-        note=note,
+        change=lambda _current: (values, event),
     )
-    return True
 
 
 async def edit_promise(
@@ -300,43 +302,28 @@ async def edit_promise(
     now: datetime,
 ) -> bool:
     """Correct an open promise's text, owner or date (a typo fix, recorded as an event)."""
-    p = t.promises
-    current = (
-        await conn.execute(
-            select(p).where(p.c.team_id == team_id, p.c.id == promise_id, p.c.status == OPEN)
-        )
-    ).first()
-    if current is None:
-        return False
-    changes = []
-    if current.text != text:
-        changes.append(f"text was: {current.text}")
-    if current.owner_id != owner_id:
-        changes.append(f"owner was: {current.owner_id}")
-    await conn.execute(
-        update(p)
-        .where(p.c.team_id == team_id, p.c.id == promise_id, p.c.status == OPEN)
-        .values(
-            text=text,
-            owner_id=owner_id,
-            due_date=due_date,
-            **({"since_at": now, "reminder_seq": 0} if due_date != current.due_date else {}),
-        )
-    )
-    await _event(
+
+    def change(current: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        was = []
+        if current.text != text:
+            was.append(f"text was: {current.text}")
+        if current.owner_id != owner_id:
+            was.append(f"owner was: {current.owner_id}")
+        values: dict[str, Any] = {"text": text, "owner_id": owner_id, "due_date": due_date}
+        if due_date != current.due_date:
+            values.update(since_at=now, reminder_seq=0)
+        event = {"new_status": OPEN, "new_due_date": due_date, "note": "\n".join(was) or None}
+        return values, event
+
+    return await _change_open(
         conn,
         team_id=team_id,
         promise_id=promise_id,
         actor_id=actor_id,
-        at=now,
+        now=now,
         kind="edited",
-        old_status=OPEN,
-        new_status=OPEN,
-        old_due_date=current.due_date,
-        new_due_date=due_date,
-        note="\n".join(changes) or None,
+        change=change,
     )
-    return True
 
 
 async def promise_events(
