@@ -7,6 +7,8 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import aiohttp
+
 from bot.app import build_app
 from bot.config import Settings
 from bot.runner import HttpRunner, SocketModeRunner
@@ -25,8 +27,9 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     try:
         await db.upgrade(engine)
         token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
-        client = build_client(token, settings.slack_api_url)
-        yield Services(engine=engine, client=client, settings=settings)
+        async with aiohttp.ClientSession() as session:
+            client = build_client(token, settings.slack_api_url, session=session)
+            yield Services(engine=engine, client=client, settings=settings)
     finally:
         await engine.dispose()
 

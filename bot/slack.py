@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from aiohttp import ClientConnectionError, ClientOSError, ServerDisconnectedError
+from aiohttp import ClientConnectionError, ClientOSError, ClientSession, ServerDisconnectedError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -30,9 +30,15 @@ class ServerErrorRetryHandler(AsyncRetryHandler):
         return response is not None and 500 <= response.status_code < 600
 
 
-def build_client(token: str, base_url: str, *, timeout: int = 10) -> AsyncWebClient:
-    """An AsyncWebClient against `base_url` with retry handlers switched on."""
-    client = AsyncWebClient(token=token, base_url=base_url, timeout=timeout)
+def build_client(
+    token: str, base_url: str, *, timeout: int = 10, session: ClientSession | None = None
+) -> AsyncWebClient:
+    """An AsyncWebClient against `base_url` with retry handlers switched on.
+
+    With a `session`, every call reuses its pooled connections (the SDK otherwise opens a
+    new connection for each call); the caller closes it.
+    """
+    client = AsyncWebClient(token=token, base_url=base_url, timeout=timeout, session=session)
     client.retry_handlers = [
         AsyncConnectionErrorRetryHandler(
             max_retry_count=2,

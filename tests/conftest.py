@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 
@@ -106,9 +107,10 @@ async def bot(stub: SlackStub, db_url: str) -> AsyncIterator[Bot]:
     engine = db.create_engine(db_url)
     await db.upgrade(engine)
     clock = FakeClock()
+    session = aiohttp.ClientSession()  # one pooled session, as `trustloop run` has
     svc = Services(
         engine=engine,
-        client=build_client(TOKEN, stub.api_url, timeout=5),
+        client=build_client(TOKEN, stub.api_url, timeout=5, session=session),
         settings=settings,
         clock=clock,
     )
@@ -123,4 +125,5 @@ async def bot(stub: SlackStub, db_url: str) -> AsyncIterator[Bot]:
     yield Bot(svc=svc, clock=clock, slack=requests, stub=stub, url=url, db_url=db_url)
     await asyncio.sleep(0.05)  # let work after the last ack finish before closing
     await runner.cleanup()
+    await session.close()
     await engine.dispose()
