@@ -315,3 +315,19 @@ async def test_dst_week_posts_exactly_once(bot: Bot) -> None:
         bot.clock.advance(minutes=15)
     assert posted_at == [datetime(2027, 3, 28, 1, 0, tzinfo=UTC)]  # 04:00 EEST, when clocks jump
     assert len([m for m in bot.stub.messages("C9") if m.get("blocks")]) == 1
+
+
+async def test_a_bot_that_was_down_posts_once_later_that_week_not_for_missed_weeks(
+    bot: Bot,
+) -> None:
+    await add_accounts(bot, "Acme")
+    bot.clock.now = bot.clock.now.replace(hour=5)  # Monday 07:00 in Helsinki, before 09:00
+    await subscribe(bot)
+    bot.clock.advance(days=2, hours=10)  # down until Wednesday afternoon
+    assert (await bot.svc.run_due_work(bot.clock.now)).digests == 1
+    assert (await bot.svc.run_due_work(bot.clock.now)).digests == 0
+    bot.clock.advance(days=13)  # down over the whole next week: that week is not posted late
+    assert (await bot.svc.run_due_work(bot.clock.now)).digests == 1  # only this week's
+    async with bot.svc.engine.connect() as conn:
+        weeks = [str(r.week) for r in (await conn.execute(select(t.digest_posts))).all()]
+    assert weeks == ["2026-11-23", "2026-12-07"]
