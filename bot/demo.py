@@ -580,7 +580,10 @@ class Demo:
         reply = await self.command(
             LEA, "/checkin", f"Northwnd meeting {_m(OLIVER)} Steering group; new CFO joined"
         )
-        suggestion = {"ts": "1700000000.000001", "channel": CHANNEL_ID, **reply.json()}
+        # /checkin acks at once; the suggestions arrive on the command's response_url
+        token = (self.slack.last_response_url or "").rsplit("/", 1)[-1]
+        answer = reply.json() or next(r.body for r in self.stub.responses if r.url_token == token)
+        suggestion = {"ts": "1700000000.000001", "channel": CHANNEL_ID, **answer}
         self.at(0, 9, 41)
         await self.click(
             LEA,

@@ -42,6 +42,12 @@ async def _error(ack: AsyncAck, message: str) -> None:
     await ack(response_type="ephemeral", text=message, blocks=blocks.build_error(message))
 
 
+async def _say_error(respond: AsyncRespond, message: str) -> None:
+    """The same plain-words error, after the ack (through the command's response_url)."""
+    message = escape(message)
+    await respond(response_type="ephemeral", text=message, blocks=blocks.build_error(message))
+
+
 async def handle_checkin_command(
     ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext, respond: AsyncRespond
 ) -> None:
@@ -55,11 +61,14 @@ async def handle_checkin_command(
             trigger_id=command["trigger_id"], view=blocks.build_interaction_modal()
         )
         return
+    # Ack at once: the account names come from the database, which may be busy with other
+    # requests' work; Slack's 3 seconds must never depend on that.
+    await ack()
     accounts = await svc.accounts(team_id=team_id)
     try:
         parsed = parse_checkin(text, [a.name for a in accounts])
     except CommandError as exc:
-        await _error(ack, str(exc))
+        await _say_error(respond, str(exc))
         return
     by_key = {name_key(a.name): a for a in accounts}
     account = by_key.get(name_key(parsed.account_name))
@@ -68,13 +77,12 @@ async def handle_checkin_command(
             team_id=team_id, user_id=user_id, kind="checkin", payload=asdict(parsed), now=svc.now()
         )
         suggestions = svc.suggestions(parsed.account_name, accounts)
-        await ack(
+        await respond(
             response_type="ephemeral",
-            text=f"There is no account called {parsed.account_name}.",
+            text=f"There is no account called {escape(parsed.account_name)}.",
             blocks=blocks.build_unknown_account(parsed.account_name, suggestions, draft_id),
         )
         return
-    await ack()
     await start_checkin(
         svc,
         respond,
@@ -203,15 +211,15 @@ async def handle_promise_command(
             ),
         )
         return
+    await ack()  # at once, as for /checkin: what follows waits on the database
     accounts = await svc.accounts(team_id=team_id)
     try:
         parsed = parse_promise(text, [a.name for a in accounts])
     except CommandError as exc:
-        await _error(ack, str(exc))
+        await _say_error(respond, str(exc))
         return
     by_key = {name_key(a.name): a for a in accounts}
     if isinstance(parsed, PromiseList):
-        await ack()
         tz = await svc.user_zone(team_id=team_id, user_id=user_id, now=now)
         today = now.astimezone(tz).date()
         account = by_key.get(name_key(parsed.account_name or ""))
@@ -249,7 +257,7 @@ async def handle_promise_command(
             team_id=team_id, user_id=user_id, kind="promise", payload=asdict(parsed), now=now
         )
         suggestions = svc.suggestions(parsed.account_name, accounts)
-        await ack(
+        await respond(
             response_type="ephemeral",
             text=f"There is no account called {escape(parsed.account_name)}.",
             blocks=blocks.build_unknown_account(
@@ -262,7 +270,6 @@ async def handle_promise_command(
             ),
         )
         return
-    await ack()
     await log_promise(
         svc,
         respond,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import func, select
 
 from storage import tables as t
@@ -29,6 +31,16 @@ def responses_to(bot: Bot, response_url: str | None) -> list[dict]:
     assert response_url is not None
     token = response_url.rsplit("/", 1)[-1]
     return [r.body for r in bot.stub.responses if r.url_token == token]
+
+
+async def answer(bot: Bot, reply: Any) -> dict:
+    """What the user sees first: the ack's own message, or the first one on the response_url."""
+    assert reply.status == 200
+    body = reply.json()
+    if body.get("text") or body.get("blocks"):
+        return dict(body)
+    url = bot.slack.last_response_url
+    return (await eventually(lambda: responses_to(bot, url)))[0]
 
 
 async def test_help_lists_every_command(bot: Bot) -> None:
@@ -128,7 +140,8 @@ async def test_checkin_skips_bots_and_unknown_users(bot: Bot) -> None:
 async def test_unknown_account_suggests_and_does_not_create(bot: Bot) -> None:
     await add_account(bot, "Acme Corp")
     reply = await bot.slack.command("/checkin", "Acme Crop call", user_id=ALICE)
-    body = reply.json()
+    assert reply.text in ("", "{}")  # acked at once; the suggestions follow
+    body = await answer(bot, reply)
     assert body["response_type"] == "ephemeral"
     buttons = [e for b in body["blocks"] if b["type"] == "actions" for e in b["elements"]]
     assert any(b["text"]["text"] == "Use Acme Corp" for b in buttons)
@@ -159,7 +172,7 @@ async def test_unknown_account_suggests_and_does_not_create(bot: Bot) -> None:
 
 async def test_unknown_account_create_button(bot: Bot) -> None:
     reply = await bot.slack.command("/checkin", "Initech demo", user_id=ALICE)
-    body = reply.json()
+    body = await answer(bot, reply)
     create = next(
         e
         for b in body["blocks"]
@@ -181,10 +194,10 @@ async def test_unknown_account_create_button(bot: Bot) -> None:
 async def test_checkin_errors_are_ephemeral_and_specific(bot: Bot) -> None:
     await add_account(bot, "Acme")
     reply = await bot.slack.command("/checkin", "Acme cal", user_id=ALICE)
-    assert reply.status == 200
-    assert "did you mean `call`" in reply.json()["text"]
+    body = await answer(bot, reply)
+    assert "did you mean `call`" in body["text"] and body["response_type"] == "ephemeral"
     reply = await bot.slack.command("/checkin", f"<@{BOB}|bob>", user_id=ALICE)
-    assert "account" in reply.json()["text"].lower()
+    assert "account" in (await answer(bot, reply))["text"].lower()
     assert await count(bot, t.interactions) == 0
 
 
