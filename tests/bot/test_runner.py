@@ -59,16 +59,33 @@ async def test_healthz(bot: Bot) -> None:
 
 
 async def test_a_failing_listener_answers_in_plain_words_not_500(bot: Bot, monkeypatch) -> None:
-    async def broken(**_kw):
-        raise RuntimeError("database exploded")
+    """A failure before the ack: the ack itself carries the plain-words answer."""
 
-    monkeypatch.setattr(bot.svc, "accounts", broken)
-    reply = await bot.slack.command("/checkin", "Acme call", user_id=ALICE)
+    def broken(_text: str) -> None:
+        raise RuntimeError("parser exploded")
+
+    monkeypatch.setattr("handlers.commands.parse_trust", broken)
+    reply = await bot.slack.command("/trust", "help", user_id=ALICE)
     assert reply.status == 200
     body = reply.json()
     assert body["response_type"] == "ephemeral"
     assert "went wrong" in body["text"] and "exploded" not in body["text"]
     assert "Traceback" not in reply.text
+
+
+async def test_a_database_failure_after_the_ack_is_told_in_plain_words(
+    bot: Bot, monkeypatch
+) -> None:
+    async def broken(**_kw):
+        raise RuntimeError("database exploded")
+
+    monkeypatch.setattr(bot.svc, "accounts", broken)
+    reply = await bot.slack.command("/checkin", "Acme call", user_id=ALICE)
+    assert reply.status == 200 and reply.text in ("", "{}")  # acked before the database
+    await eventually(lambda: bot.stub.responses)
+    body = bot.stub.responses[-1].body
+    assert body["response_type"] == "ephemeral"
+    assert "went wrong" in str(body) and "exploded" not in str(body)
 
 
 async def test_failure_after_ack_is_told_to_the_user(bot: Bot, monkeypatch) -> None:
