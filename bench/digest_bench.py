@@ -8,6 +8,9 @@ rate, wins) and builds its Block Kit. Each size runs in its own process so peak 
 
     .venv/bin/python bench/digest_bench.py                 # 1k and 10k accounts
     .venv/bin/python bench/digest_bench.py 1000 10000 50000
+    .venv/bin/python bench/digest_bench.py --keep /tmp/bench 10000   # reuse generated data
+
+The process is tuned as `trustloop` tunes itself (`bot.lifecycle.tune_gc`).
 """
 
 from __future__ import annotations
@@ -28,20 +31,35 @@ TEAM = "TSAMPLE"
 
 async def one(accounts: int, workdir: Path) -> dict[str, float]:
     """Generate `accounts` accounts × 52 weeks and time the digest over them."""
+    from sqlalchemy import text
+
     from bot.config import Settings
     from bot.health_blocks import build_digest
+    from bot.lifecycle import tune_gc
     from bot.sample_data import create_sample_database
     from bot.services import Services
     from bot.slack import build_client
     from storage import db
 
-    url = f"sqlite+aiosqlite:///{workdir / f'bench-{accounts}.db'}"
+    tune_gc()
+    path = workdir / f"bench-{accounts}.db"
+    url = f"sqlite+aiosqlite:///{path}"
     started = time.perf_counter()
-    summary = await create_sample_database(
-        url, team_id=TEAM, accounts=accounts, weeks=52, seed=7, now=NOW
-    )
-    generated = time.perf_counter() - started
+    if path.exists():
+        generated = float("nan")  # reused from an earlier run (--keep)
+        async with db.create_engine(url).begin() as conn:
+            await conn.execute(text("DELETE FROM risk_snapshots"))  # time the backfill again
+    else:
+        await create_sample_database(
+            url, team_id=TEAM, accounts=accounts, weeks=52, seed=7, now=NOW
+        )
+        generated = time.perf_counter() - started
     engine = db.create_engine(url)
+    async with engine.connect() as conn:
+        counts = {
+            table: (await conn.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one()
+            for table in ("checkins", "promises")
+        }
     settings = Settings(_env_file=None, database_url=url)  # type: ignore[call-arg]
     svc = Services(
         engine=engine,
@@ -63,8 +81,8 @@ async def one(accounts: int, workdir: Path) -> dict[str, float]:
         await engine.dispose()
     return {
         "accounts": accounts,
-        "checkins": summary.checkins,
-        "promises": summary.promises,
+        "checkins": counts["checkins"],
+        "promises": counts["promises"],
         "generate_s": round(generated, 1),
         "digest_s": round(min(timings), 3),
         "digest_blocks": len(blocks),
@@ -77,14 +95,21 @@ async def one(accounts: int, workdir: Path) -> dict[str, float]:
 def main(argv: list[str]) -> int:
     """Run each size in its own process and print a table."""
     if argv and argv[0] == "--one":
+        if len(argv) > 2:
+            print(json.dumps(asyncio.run(one(int(argv[1]), Path(argv[2])))))
+            return 0
         with tempfile.TemporaryDirectory() as tmp:
             print(json.dumps(asyncio.run(one(int(argv[1]), Path(tmp)))))
         return 0
+    keep: list[str] = []
+    if argv and argv[0] == "--keep":
+        Path(argv[1]).mkdir(parents=True, exist_ok=True)
+        keep, argv = [argv[1]], argv[2:]
     sizes = [int(a) for a in argv] or [1000, 10000]
     rows = []
     for size in sizes:
         out = subprocess.run(
-            [sys.executable, __file__, "--one", str(size)],
+            [sys.executable, __file__, "--one", str(size), *keep],
             check=True,
             capture_output=True,
             text=True,

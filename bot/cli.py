@@ -215,6 +215,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             if s is not None
         )
         setup_logging(settings.log_level, secrets)
+        from bot.lifecycle import tune_gc
+
+        tune_gc()
         if args.command == "run":
             settings.require_run()
             asyncio.run(_run(settings))

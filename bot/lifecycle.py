@@ -3,21 +3,36 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-
-import aiohttp
 
 from bot.app import build_app
 from bot.config import Settings
 from bot.runner import HttpRunner, SocketModeRunner
 from bot.scheduler import start_scheduler
 from bot.services import Services
-from bot.slack import build_client
+from bot.slack import build_client, new_session
 from storage import db
 
 log = logging.getLogger(__name__)
+
+# Young collections every 50,000 allocations instead of CPython's 700 (see `tune_gc`).
+GC_THRESHOLDS = (50_000, 20, 100)
+
+
+def tune_gc() -> None:
+    """Collect garbage less often, and never rescan what startup created.
+
+    The digest builds a few hundred thousand small acyclic objects (weekly ratings, signals,
+    assessments); with CPython's defaults the collector ran every few hundred of them and kept
+    rescanning the survivors, a third of the digest's CPU at 10,000 accounts. Called once by
+    the command line before any command runs.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 @asynccontextmanager
@@ -27,7 +42,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     try:
         await db.upgrade(engine)
         token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
-        async with aiohttp.ClientSession() as session:
+        async with new_session() as session:  # carries the per-call time limit
             client = build_client(token, settings.slack_api_url, session=session)
             yield Services(engine=engine, client=client, settings=settings)
     finally:

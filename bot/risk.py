@@ -107,9 +107,9 @@ def weighted_trust(signals: AccountSignals, rules: RiskRules) -> float | None:
     """Recency-weighted average rating over the window (None without answers)."""
     total = weight = 0.0
     for week in signals.weeks:
-        if week.weeks_ago >= rules.window_weeks or week.count <= 0:
+        if week.weeks_ago >= rules.window_weeks or week.answers <= 0:
             continue
-        w = week.count * 0.5 ** (week.weeks_ago / rules.half_life_weeks)
+        w = week.answers * 0.5 ** (week.weeks_ago / rules.half_life_weeks)
         total += week.average * w
         weight += w
     return total / weight if weight else None
@@ -117,7 +117,7 @@ def weighted_trust(signals: AccountSignals, rules: RiskRules) -> float | None:
 
 def weekly_trend(signals: AccountSignals, weeks: int = 8) -> tuple[float | None, ...]:
     """Average rating per week for the last `weeks` weeks, oldest first (None: no answers)."""
-    by_week = {w.weeks_ago: w.average for w in signals.weeks if w.count > 0}
+    by_week = {w.weeks_ago: w.average for w in signals.weeks if w.answers > 0}
     return tuple(by_week.get(ago) for ago in range(weeks - 1, -1, -1))
 
 
@@ -141,21 +141,23 @@ def trend_split(
     Recent = the newest weeks holding at least 3 ratings; earlier = the weeks before them
     holding at least 3 more (or what there is). Whole weeks keep it a windowed aggregate.
     """
-    weeks = sorted(
-        (w for w in signals.weeks if w.weeks_ago < rules.window_weeks and w.count > 0),
-        key=lambda w: w.weeks_ago,
-    )
-    if sum(w.count for w in weeks) < rules.trend_min_ratings:
+    window = rules.window_weeks
+    weeks = [w for w in signals.weeks if w.weeks_ago < window and w.answers > 0]
+    total = 0
+    for w in weeks:
+        total += w.answers
+    if total < rules.trend_min_ratings:
         return None
+    weeks.sort()  # storage hands them over in order already, so this costs one pass
     groups: list[list[float]] = [[0.0, 0.0], [0.0, 0.0]]  # [sum, count] recent, earlier
     g = 0
-    for w in weeks:
+    for _, average, count in weeks:
         if g == 0 and groups[0][1] >= 3:
             g = 1
         if g == 1 and groups[1][1] >= 3:
             break
-        groups[g][0] += w.average * w.count
-        groups[g][1] += w.count
+        groups[g][0] += average * count
+        groups[g][1] += count
     if groups[1][1] == 0:
         return None
     recent = (groups[0][0] / groups[0][1], int(groups[0][1]))
@@ -165,7 +167,7 @@ def trend_split(
 
 def _trust_reasons(signals: AccountSignals, trust: float | None, rules: RiskRules) -> list[Reason]:
     reasons: list[Reason] = []
-    answered = sum(w.count for w in signals.weeks if w.weeks_ago < rules.window_weeks)
+    answered = sum(w.answers for w in signals.weeks if w.weeks_ago < rules.window_weeks)
     if trust is not None:
         said = f"trust is {trust:.1f} on average over {_plural(answered, 'check-in')}"
         if trust < rules.trust_low:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import NamedTuple
 
 
 @dataclass(frozen=True)
@@ -184,13 +185,15 @@ class PromiseFigures:
         return self.kept_on_time / resolved if resolved else None
 
 
-@dataclass(frozen=True)
-class WeekRating:
-    """Answered check-ins of one account in one week: `weeks_ago` 0 is the last 7 days."""
+class WeekRating(NamedTuple):
+    """Answered check-ins of one account in one week: `weeks_ago` 0 is the last 7 days.
+
+    A named tuple, not a dataclass: the digest builds a few hundred thousand of them.
+    """
 
     weeks_ago: int
     average: float
-    count: int
+    answers: int  # how many answered check-ins the average is over
 
 
 @dataclass(frozen=True)
@@ -198,7 +201,7 @@ class AccountSignals:
     """Everything the risk model reads about one account, as of one instant."""
 
     account: Account
-    weeks: tuple[WeekRating, ...] = ()
+    weeks: tuple[WeekRating, ...] = ()  # oldest last: sorted by `weeks_ago`
     last_contact_at: datetime | None = None
     last_complaint_at: datetime | None = None
     asked: int = 0  # check-ins asked in the recent window (people away not counted)

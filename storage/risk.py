@@ -46,7 +46,7 @@ async def load_accounts(
     if created_before is not None:
         query = query.where(a.c.created_at <= created_before)
     rows = await conn.execute(query.order_by(a.c.id))
-    return [_account(r) for r in rows]
+    return [_account(r) for r in rows.all()]
 
 
 async def account_signals(
@@ -125,12 +125,12 @@ async def account_signals_weekly(
                 *scoped(i.c.account_id),
             )
             .group_by(i.c.account_id, bucket)
+            .order_by(i.c.account_id, bucket)  # each account's weeks arrive newest first
         )
-        for account_id, ago, avg, count in rows:
-            for k in range(n):
-                rel = int(ago) - k
-                if 0 <= rel < window_weeks:
-                    weeks[k][account_id].append(WeekRating(rel, float(avg), int(count)))
+        for account_id, ago, avg, count in rows.all():
+            ago, average, count = int(ago), float(avg), int(count)
+            for k in range(max(0, ago - window_weeks + 1), min(n, ago + 1)):
+                weeks[k][account_id].append(WeekRating(ago - k, average, count))
 
     async def _contacts(conn: AsyncConnection) -> None:
         # last contact and last complaint, as of each instant
@@ -153,7 +153,7 @@ async def account_signals_weekly(
             )
             .group_by(i.c.account_id)
         )
-        for row in rows:
+        for row in rows.all():
             for k in range(n):
                 last, complaint = row[1 + 2 * k], row[2 + 2 * k]
                 window_start = instants[k] - timedelta(weeks=window_weeks)
@@ -174,7 +174,7 @@ async def account_signals_weekly(
                     )
                     .group_by(i.c.account_id)
                 )
-                for account_id, last in rows:
+                for account_id, last in rows.all():
                     data[k][account_id]["last_contact_at"] = last
 
     async def _asked(conn: AsyncConnection) -> None:
@@ -201,7 +201,7 @@ async def account_signals_weekly(
             )
             .group_by(i.c.account_id)
         )
-        for row in rows:
+        for row in rows.all():
             for k in range(n):
                 asked, unanswered, concerns, worse = row[1 + 4 * k : 5 + 4 * k]
                 if asked:
@@ -239,7 +239,7 @@ async def account_signals_weekly(
             .where(concerned.c.n <= 1 + weeks_back)
             .order_by(concerned.c.account_id, concerned.c.n)
         )
-        for account_id, concern, at in rows:
+        for account_id, concern, at in rows.all():
             for k, instant in enumerate(instants):
                 values = data[k].get(account_id)
                 if (
@@ -283,7 +283,7 @@ async def account_signals_weekly(
         rows = await conn.execute(
             select(*columns).where(*scoped(q.account_id)).group_by(q.account_id)
         )
-        for row in rows:
+        for row in rows.all():
             for k in range(n):
                 open_count, overdue, oldest_due = row[1 + 3 * k : 4 + 3 * k]
                 if open_count:
@@ -318,7 +318,7 @@ async def account_signals_weekly(
             )
             .group_by(p.c.account_id)
         )
-        for row in rows:
+        for row in rows.all():
             for k in range(n):
                 kept, late, broken = row[1 + 3 * k : 4 + 3 * k]
                 if kept or late or broken:
@@ -348,7 +348,7 @@ async def account_signals_weekly(
             [
                 AccountSignals(
                     account=account,
-                    weeks=tuple(sorted(weeks[k].get(account.id, []), key=lambda w: w.weeks_ago)),
+                    weeks=tuple(weeks[k].get(account.id, ())),
                     **data[k].get(account.id, {}),
                 )
                 for account in accounts

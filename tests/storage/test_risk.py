@@ -139,7 +139,7 @@ async def test_ratings_are_bucketed_by_week_and_newest_first(conn) -> None:
         i = await add_interaction(conn, acme, NOW - days_ago * DAY - timedelta(hours=2))
         await add_checkin(conn, i, at=NOW - days_ago * DAY - timedelta(hours=2), rating=rating)
     s = (await signals_for(conn))["Acme"]
-    assert [(w.weeks_ago, w.average, w.count) for w in s.weeks] == [
+    assert [(w.weeks_ago, w.average, w.answers) for w in s.weeks] == [
         (0, 2.5, 2),
         (1, 4.5, 2),
         (2, 5.0, 1),
