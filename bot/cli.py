@@ -102,7 +102,7 @@ async def _digest_preview(
 ) -> str:
     import json
 
-    from bot.health_blocks import build_digest, digest_text
+    from bot.health_blocks import build_digest, digest_fallback, digest_text
     from bot.lifecycle import open_services
     from storage.risk import team_ids
 
@@ -136,7 +136,7 @@ async def _digest_preview(
                         {
                             "team": team,
                             "channel": channel,
-                            "text": digest_text(digest),
+                            "text": digest_fallback(digest),
                             "blocks": build_digest(digest),
                         },
                         ensure_ascii=False,

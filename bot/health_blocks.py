@@ -290,6 +290,14 @@ def build_digest(digest: Digest) -> list[Block]:
     return blocks
 
 
+FALLBACK_LIMIT = 3000  # characters of the digest shown in a notification
+
+
+def digest_fallback(digest: Digest) -> str:
+    """The digest's notification text as posted: plain text, escaped, cut to fit."""
+    return escape(truncate(digest_text(digest), FALLBACK_LIMIT))
+
+
 def digest_text(digest: Digest) -> str:
     """The digest as readable plain text (notification fallback and the terminal)."""
     lines = [f"Trust digest · {_span(digest)}"]

@@ -59,3 +59,6 @@ def setup_logging(level: str = "INFO", secrets: tuple[str, ...] = ()) -> None:
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)  # migration chatter on every start
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # Bolt logs the whole body of every request with a bad signature at INFO: forged
+    # requests must not be able to fill the logs.
+    logging.getLogger("slack_bolt").setLevel(logging.WARNING)

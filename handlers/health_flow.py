@@ -14,7 +14,7 @@ from bot.health_blocks import (
     build_account_card_modal,
     build_accounts_page,
     build_digest,
-    digest_text,
+    digest_fallback,
 )
 from bot.parsing import AccountsList, AccountView, DigestHere, DigestOff, DigestPreview
 from bot.text import escape
@@ -74,7 +74,7 @@ async def digest_command(
         digest = await svc.digests.build(
             team_id=team_id, now=now, tiers=sub.tiers if sub else (), chart=False
         )
-        return {"text": escape(digest_text(digest))[:3000], "blocks": build_digest(digest)}
+        return {"text": digest_fallback(digest), "blocks": build_digest(digest)}
     try:
         if isinstance(cmd, DigestOff):
             ended = await svc.digests.unsubscribe(

@@ -114,3 +114,17 @@ def test_setup_logging_writes_json_to_stderr(monkeypatch):
     data = json.loads(stream.getvalue().strip().splitlines()[-1])
     assert data["msg"] == "hello [redacted] [redacted]"
     assert data["level"] == "debug"
+
+
+def test_forged_request_bodies_are_not_logged(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bolt logs a bad-signature request's whole body at INFO; that logger stays quiet."""
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", list(root.handlers))
+    monkeypatch.setattr(root, "level", root.level)
+    bolt = logging.getLogger("slack_bolt")
+    monkeypatch.setattr(bolt, "level", bolt.level)
+    setup_logging("INFO")
+    verifier = logging.getLogger("slack_bolt.AsyncRequestVerification")
+    assert not verifier.isEnabledFor(logging.INFO)
+    assert verifier.isEnabledFor(logging.WARNING)
+    assert logging.getLogger("bot.services").isEnabledFor(logging.INFO)
