@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo demo-script test lint format bench run clean
+.PHONY: demo demo-script test lint format bench bench-quick run clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,8 +31,11 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 bench: $(STAMP)
-	$(BIN)/python bench/ack_bench.py
+	$(BIN)/python bench/run_all.py
 	$(BIN)/python bench/digest_bench.py
+
+bench-quick: $(STAMP)
+	$(BIN)/python bench/run_all.py --quick
 
 run: $(STAMP)
 	$(BIN)/trustloop run

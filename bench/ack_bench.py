@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/ack_bench.py          # full run: about 3 minutes on 2 idle cores
     .venv/bin/python bench/ack_bench.py --n1 300 --n50 2000 --modes ack-signal  # bigger, longer
-    make bench                                    # this and bench/digest_bench.py
+    .venv/bin/python bench/ack_bench.py --experiment fifo-writes  # see bench/experiments.py
+    make bench                 # part 1 of bench/run_all.py, then the other parts and digests
 
 It prints progress on stderr and one Markdown report on stdout (the table, memory, checks).
 
@@ -45,17 +46,15 @@ after the command) and Block Kit violations, and the errors and warnings in the 
 
 Ack modes (each a fresh set of processes and a fresh database; both apps the same way):
 
-- bolt-default: how the bot ships (`process_before_response=False`). Bolt's
-  AsyncioListenerRunner starts the listener as a task and polls `ack.response` every 10 ms
-  (`await asyncio.sleep(0.01)`), so no ack can leave before ~10 ms, and the polls of 50
-  requests in flight cost event-loop time.
-- ack-signal: `process_before_response=True`, with each listener started as a task whose
-  `ack` tells the caller the moment it was called; the HTTP response leaves then and the
-  rest of the listener runs on after it, exactly as before. Nothing more runs before the
-  ack than in bolt-default (plain `process_before_response=True` would hold the ack until
-  the DMs and modal were done, which is not honest). This benchmark applies it from the
-  outside (the runner flag and a wrapper around every registered listener); in the bot it
-  would live in `handlers/guard.py` and `build_app`.
+- ack-signal: how the bot ships. `bot.runner.AckSignallingRunner` (installed by
+  `bot.app.build_app`, and here on the bare app too) hands each listener an ack that signals
+  the runner, which returns the HTTP response the moment ack() is called; the listener runs
+  on after it exactly as under Bolt's runner, so nothing more runs before the ack.
+- bolt-default: Bolt's own AsyncioListenerRunner (`process_before_response=False`), put
+  back on the bot for comparison: it starts the listener as a task and polls `ack.response`
+  every 10 ms (`await asyncio.sleep(0.01)`), so no ack can leave before ~10 ms, and the
+  polls of 50 requests in flight cost event-loop time. (Plain `process_before_response=True`
+  would hold the ack until the DMs and modal were done, which is not honest.)
 
 Processes: the stub, the bare app and the bot each run in their own subprocess
 (`--serve stub|bare|bot PORT`, started by this script), so each server's RSS (VmRSS from
@@ -82,7 +81,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,77 +104,39 @@ EVENTS_PATH = "/slack/events"
 MAX_BODY = 1024 * 1024
 ACK_LIMIT_S = 3.0
 FAR_UNDER_MS = 300.0  # "far under 3 s": at most a tenth of Slack's limit
-MODES = ("bolt-default", "ack-signal")
+MODES = ("ack-signal", "bolt-default")
 WARMUP = 20
 DRAIN_LIMIT_S = 120.0
 QUIET_S = 6.0
 SCRIPT = str(Path(__file__).resolve())
 
 
-# ---------------------------------------------------------------------------- ack-signal
+# ---------------------------------------------------------------------------- ack modes
 
 
-_BACKGROUND: set[asyncio.Future[Any]] = set()
+def use_polling_runner(app: Any) -> None:
+    """Put Bolt's own AsyncioListenerRunner back (it polls for ack() every 10 ms)."""
+    from slack_bolt.listener.asyncio_runner import AsyncioListenerRunner
+
+    current = app.listener_runner
+    app._async_listener_runner = AsyncioListenerRunner(
+        logger=current.logger,
+        process_before_response=current.process_before_response,
+        listener_error_handler=current.listener_error_handler,
+        listener_start_handler=current.listener_start_handler,
+        listener_completion_handler=current.listener_completion_handler,
+        lazy_listener_runner=current.lazy_listener_runner,
+    )
 
 
-class _SignallingAck:
-    """Forwards to Bolt's ack() and signals the moment it has been called."""
+def set_ack_mode(app: Any, mode: str) -> None:
+    """Both apps get the same runner: Bolt's polling one, or the bot's AckSignallingRunner."""
+    from bot.runner import AckSignallingRunner, use_ack_signal
 
-    def __init__(self, ack: Any, acked: asyncio.Event) -> None:
-        self._ack = ack
-        self._acked = acked
-
-    @property
-    def response(self) -> Any:
-        """Bolt's response once acked (the guard reads it)."""
-        return self._ack.response
-
-    async def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return await self._ack(*args, **kwargs)
-        finally:
-            self._acked.set()
-
-
-def _answer_at_ack(
-    func: Callable[..., Awaitable[Any]], *, auto_ack: bool
-) -> Callable[..., Awaitable[Any]]:
-    """Run `func` as a task; return as soon as it has called ack() (or finished)."""
-
-    async def listener(**kwargs: Any) -> Any:
-        ack = kwargs.get("ack")
-        if ack is None:
-            return await func(**kwargs)
-        if auto_ack:  # Events API: the 200 is all Slack needs, before any work
-            await ack()
-        acked = asyncio.Event()
-        kwargs["ack"] = _SignallingAck(ack, acked)
-        work = asyncio.ensure_future(func(**kwargs))
-        _BACKGROUND.add(work)
-        work.add_done_callback(_BACKGROUND.discard)
-        signalled = asyncio.ensure_future(acked.wait())
-        try:
-            await asyncio.wait(
-                {work, signalled}, timeout=ACK_LIMIT_S, return_when=asyncio.FIRST_COMPLETED
-            )
-        finally:
-            signalled.cancel()
-        if work.done() and not work.cancelled() and ack.response is None:
-            error = work.exception()
-            if error is not None:
-                raise error
-        return None
-
-    return listener
-
-
-def use_ack_signal(app: Any) -> None:
-    """Switch an AsyncApp to process_before_response with the response sent at ack()."""
-    app.listener_runner.process_before_response = True
-    for listener in app._async_listeners:  # no public way to reach the registered listeners
-        listener.ack_function = _answer_at_ack(
-            listener.ack_function, auto_ack=listener.auto_acknowledgement
-        )
+    if mode == "ack-signal" and not isinstance(app.listener_runner, AckSignallingRunner):
+        use_ack_signal(app)
+    elif mode == "bolt-default":
+        use_polling_runner(app)
 
 
 # ---------------------------------------------------------------------------- servers
@@ -226,8 +187,7 @@ async def serve_bare(port: int, mode: str, api_url: str) -> None:
     app.command("/checkin")(only_ack)
     app.command("/promise")(only_ack)
     app.action(RATE_PATTERN)(only_ack)
-    if mode == "ack-signal":
-        use_ack_signal(app)
+    set_ack_mode(app, mode)
     runner = web.AppRunner(_web_shape(app), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
@@ -236,8 +196,12 @@ async def serve_bare(port: int, mode: str, api_url: str) -> None:
     await runner.cleanup()
 
 
-async def serve_bot(port: int, mode: str, api_url: str, db_path: str) -> None:
+async def serve_bot(
+    port: int, mode: str, api_url: str, db_path: str, experiment: str = "none"
+) -> None:
     """The real bot over HTTP on a migrated SQLite file, against the stub."""
+    import experiments
+
     from bot.app import build_app
     from bot.config import Settings
     from bot.logs import setup_logging
@@ -246,12 +210,13 @@ async def serve_bot(port: int, mode: str, api_url: str, db_path: str) -> None:
     from bot.slack import build_client
     from storage import db
 
+    experiments.apply(experiment)
     setup_logging("INFO", (TOKEN, SECRET))
     url = f"sqlite+aiosqlite:///{db_path}"
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
-        slack_bot_token=TOKEN,
-        slack_signing_secret=SECRET,
+        slack_bot_token=TOKEN,  # type: ignore[arg-type]
+        slack_signing_secret=SECRET,  # type: ignore[arg-type]
         slack_app_token=None,
         slack_api_url=api_url,
         database_url=url,
@@ -260,8 +225,7 @@ async def serve_bot(port: int, mode: str, api_url: str, db_path: str) -> None:
     await db.upgrade(engine)
     svc = Services(engine=engine, client=build_client(TOKEN, api_url), settings=settings)
     app = build_app(svc, signing_secret=SECRET)
-    if mode == "ack-signal":
-        use_ack_signal(app)
+    set_ack_mode(app, mode)
     runner = HttpRunner(app, engine, host="127.0.0.1", port=port)
     await runner.start()
     bound = runner.runner.addresses[0][1]
@@ -607,7 +571,15 @@ class Phase:
 
 
 class Bench:
-    def __init__(self, workdir: Path, n1: int, n50: int, concurrency: tuple[int, int]) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        n1: int,
+        n50: int,
+        concurrency: tuple[int, int],
+        experiment: str = "none",
+    ) -> None:
+        self.experiment = experiment
         self.workdir = workdir
         self.sizes = {concurrency[0]: n1, concurrency[1]: n50}
         self.concurrency = concurrency
@@ -677,11 +649,9 @@ class Bench:
             bare = await spawn("bare", ["--mode", mode, "--slack-api", api], folder / "bare.log")
             servers.append(bare)
             db_path = folder / "trustloop.db"
-            bot = await spawn(
-                "bot",
-                ["--mode", mode, "--slack-api", api, "--db", str(db_path)],
-                folder / "bot.log",
-            )
+            options = ["--mode", mode, "--slack-api", api, "--db", str(db_path)]
+            options += ["--experiment", self.experiment]
+            bot = await spawn("bot", options, folder / "bot.log")
             servers.append(bot)
             await asyncio.sleep(0.5)
             idle = {s.kind: s.rss()["VmRSS"] for s in (bare, bot)}
@@ -899,14 +869,15 @@ async def bench(args: argparse.Namespace) -> int:
     load_before = _load_average()
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="ack-bench-") as tmp:
-        runner = Bench(Path(tmp), args.n1, args.n50, (1, 50))
+        runner = Bench(Path(tmp), args.n1, args.n50, (1, 50), args.experiment)
         phases = [await runner.phase(mode) for mode in args.modes]
     header = [
         f"ack benchmark · {time.strftime('%Y-%m-%d %H:%M %Z')} · {platform.node()} · "
         f"{os.cpu_count()} CPUs · Python {platform.python_version()} · "
         f"slack_bolt {slack_bolt.version.__version__} · aiohttp {aiohttp.__version__}",
         f"load average (1/5/15 min) before: {load_before} · after: {_load_average()} · "
-        f"run took {time.perf_counter() - started:.0f} s",
+        f"run took {time.perf_counter() - started:.0f} s"
+        + (f" · experiment on the bot: {args.experiment}" if args.experiment != "none" else ""),
     ]
     print(report(phases, header))
     return 0
@@ -921,6 +892,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--n1", type=int, default=150, help="requests per scenario at c=1")
     parser.add_argument("--n50", type=int, default=300, help="requests per scenario at c=50")
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
+    parser.add_argument(
+        "--experiment",
+        choices=("none", "fifo-writes"),
+        default="none",
+        help="a change tried on the bot from the outside (see bench/experiments.py)",
+    )
     args = parser.parse_args(argv)
     if args.serve:
         kind, port = args.serve[0], int(args.serve[1])
@@ -929,7 +906,7 @@ def main(argv: list[str]) -> int:
         elif kind == "bare":
             asyncio.run(serve_bare(port, args.mode, args.slack_api))
         elif kind == "bot":
-            asyncio.run(serve_bot(port, args.mode, args.slack_api, args.db))
+            asyncio.run(serve_bot(port, args.mode, args.slack_api, args.db, args.experiment))
         else:
             parser.error("--serve takes stub, bare or bot")
         return 0

@@ -12,6 +12,8 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.response import BoltResponse
 
 import handlers
+from bot.redelivery import install_redeliveries
+from bot.runner import use_ack_signal
 from bot.services import Services
 from handlers.guard import SORRY
 
@@ -28,6 +30,8 @@ def build_app(svc: Services, *, signing_secret: str | None, socket_mode: bool = 
         raise_error_for_unhandled_request=False,
         logger=logging.getLogger("trustloop.bolt"),
     )
+    # Answer Slack the moment a listener acks, not at Bolt's next 10 ms poll.
+    use_ack_signal(app)
 
     async def inject_services(
         context: AsyncBoltContext, next: Callable[[], Awaitable[None]]
@@ -36,13 +40,19 @@ def build_app(svc: Services, *, signing_secret: str | None, socket_mode: bool = 
         await next()
 
     app.middleware(inject_services)
+    # A request Slack delivers again (X-Slack-Retry-Num) is answered, not handled twice.
+    install_redeliveries(app, svc.engine, svc.now)
     app.error(handle_error)
     handlers.register_all(app)
     return app
 
 
 async def handle_error(
-    error: Exception, body: dict[str, Any], response: BoltResponse | None, respond: Any
+    error: Exception,
+    body: dict[str, Any],
+    response: BoltResponse | None,
+    respond: Any,
+    context: AsyncBoltContext,
 ) -> None:
     """Log a listener failure and tell the user in plain words; never a stack trace or 500."""
     log.error(
@@ -57,7 +67,9 @@ async def handle_error(
             response.headers["content-type"] = ["application/json;charset=utf-8"]
             return
         response.body = ""
-    if body.get("response_url"):
+    # Only a request that got past the signature check (our middleware ran) has a
+    # response_url from Slack; an unverified body's URL could point anywhere.
+    if body.get("response_url") and context.get("svc") is not None:
         try:
             await respond(text=SORRY, response_type="ephemeral", replace_original=False)
         except Exception:  # the user may be unreachable; the log has it

@@ -1,13 +1,23 @@
 """`trustloop demo`: the whole product offline, on a local stand-in for a Slack workspace.
 
 The demo never contacts slack.com and never touches the user's database: it starts a
-`SlackStub` (the local Slack Web API stand-in) with a six-person sample team, creates a
-fresh SQLite database in a temporary directory (deleted when the demo ends), and runs the
-real bot exactly as `trustloop run` does in HTTP mode (`build_app` + `HttpRunner` on
-127.0.0.1, a random free port). A scripted story is then sent to the bot as Slack-signed
-HTTP requests (`SlackRequests`), and time is moved by hand with `Services.run_due_work`,
-the code path of `trustloop tick`. What each user would have seen in Slack is printed as a
-plain-text transcript, rendered from the Block Kit the bot sent to the stand-in.
+`SlackStub` (the local Slack Web API stand-in, the same one the tests use) with a six-person
+team and #account-health, creates a fresh SQLite database in a temporary directory
+(deleted when the demo ends), and runs the real bot exactly as `trustloop run` does in HTTP
+mode (`build_app` + `HttpRunner` on 127.0.0.1, a random free port). Everything the bot is
+asked to do arrives as Slack-signed HTTP requests (`SlackRequests`).
+
+`trustloop demo` (`run_interactive`): the seeded sample company of `bot.sample_data` (30
+accounts, twelve weeks) is written to that database for the six people, #account-health
+is subscribed with `/trust digest here` and this week's digest is posted through the due
+work of `trustloop tick`; then the workspace page (`bot.localslack.web`) is served on
+127.0.0.1:PORT, the URL and a guided tour are printed, and the bot keeps its wall clock and
+scheduler until SIGINT or SIGTERM. It never opens a browser.
+
+`trustloop demo --script` (`run_script`): a scripted week on a clock that moves only when
+the story moves it (`Services.run_due_work` is the code path of `trustloop tick`), printed
+as a plain-text transcript of what each user saw, rendered from the Block Kit the bot sent
+to the stand-in.
 """
 
 from __future__ import annotations
@@ -18,6 +28,7 @@ import logging
 import re
 import secrets
 import signal
+import socket
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -28,15 +39,23 @@ from pathlib import Path
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
+import aiohttp
 from aiohttp import web
 
+from bot import ids
 from bot.app import build_app
+from bot.clock import utcnow
 from bot.config import Settings
+from bot.localslack.render import EMOJI
 from bot.localslack.requests import Reply, SlackRequests
 from bot.localslack.server import Call, SlackStub
+from bot.localslack.web import Workspace, build_page_app
 from bot.runner import EVENTS_PATH, HttpRunner
+from bot.sample_data import SampleSummary, SampleUser, create_sample_database
+from bot.scheduler import start_scheduler
 from bot.services import Services, TickReport
 from bot.slack import build_client
+from storage.models import Account
 
 TEAM_ID = "T0DEMO"
 TEAM_NAME = "Northwind Demo"
@@ -104,18 +123,7 @@ _USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^>]*))?>")
 _CHANNEL = re.compile(r"<#([CGD][A-Z0-9]+)(?:\|([^>]*))?>")
 _SPECIAL = re.compile(r"<!(here|channel|everyone)(?:\|[^>]*)?>")
 _LINK = re.compile(r"<((?:https?|mailto):[^|>]*)(?:\|([^>]*))?>")
-_EMOJI = {
-    ":white_check_mark:": "✅",
-    ":warning:": "⚠️",
-    ":memo:": "📝",
-    ":mag:": "🔍",
-    ":palm_tree:": "🌴",
-    ":alarm_clock:": "⏰",
-    ":hourglass:": "⌛",
-    ":fast_forward:": "⏩",
-    ":sparkles:": "✨",
-    ":wave:": "👋",
-}
+_EMOJI = {f":{code}:": symbol for code, symbol in EMOJI.items()}
 
 
 def render_text(text: str, names: Mapping[str, str] | None = None) -> str:
@@ -370,6 +378,11 @@ class Demo:
         elif method == "chat.postEphemeral":
             who = self.names.get(str(args.get("user")), "?")
             self.show(f"only {who} sees (ephemeral):", _message_text(args, self.names))
+        elif method == "files.completeUploadExternal" and args.get("channel_id"):
+            where = self._owner_of(str(args.get("channel_id")))
+            titles = ", ".join(str(f.get("title")) for f in call.response.get("files") or [])
+            comment = render_text(str(args.get("initial_comment") or ""), self.names)
+            self.show(f"an image is posted in {where}:", f"[image: {titles}]\n{comment}")
         elif method in ("views.open", "views.push", "views.update"):
             view = args.get("view") or {}
             who = actor.name if actor else "the user"
@@ -419,11 +432,17 @@ class Demo:
         view: dict[str, Any] | None = None,
         where: str,
         until: Callable[[], bool] | None = None,
+        after: str | None = None,
+        ephemeral: bool = False,
     ) -> None:
-        """`who` clicks the button whose text starts with `label` in a message or view."""
+        """`who` clicks the button whose text starts with `label` in a message or view.
+
+        `after`: the first such button below the section whose text contains it.
+        `ephemeral`: the message is one only `who` sees (a command's answer).
+        """
         source = message if message is not None else view
         assert source is not None
-        element, block_id = _button(source.get("blocks") or [], label)
+        element, block_id = _button(source.get("blocks") or [], label, after=after)
         self.step(who, f"clicks [{_text_of(element.get('text'), None)}] {where}")
         marks = self._activity()
         reply = await self.slack.click(
@@ -433,6 +452,7 @@ class Demo:
             block_id=block_id,
             message=message,
             view=view,
+            ephemeral=ephemeral,
         )
         await self.settle(until)
         self.report(marks, who, reply, show_home=view is not None)
@@ -623,7 +643,98 @@ class Demo:
         )
         self.at(3, 10, 5)
         await self.open_home(SAM)
+
+        self.chapter("8. Promises: logged, kept and renegotiated")
+        self.at(3, 10, 10)
+        await self.command(
+            OLIVER,
+            "/promise",
+            "Acme Oy send the SSO fix timeline by tomorrow",
+            until=self._responses(1),
+        )
+        self.at(3, 10, 11)
+        await self.command(
+            OLIVER,
+            "/promise",
+            "Acme Oy the 5% discount offer in writing by next week",
+            until=self._responses(1),
+        )
+        self.at(3, 10, 12)
+        await self.command(
+            DANA,
+            "/promise",
+            f"Globex a credit note for the late invoices by monday {_m(SAM)}",
+            until=self._all(self._dms(1), self._responses(1)),
+        )
+        self.at(3, 10, 15)
+        reply = await self.command(OLIVER, "/promise", "list mine", until=self._responses(1))
+        listing = {"ts": "1700000000.000002", "channel": CHANNEL_ID, **self.answer(reply)}
+        self.at(3, 10, 16)
+        await self.click(
+            OLIVER,
+            "Kept",
+            message=listing,
+            where="on “send the SSO fix timeline” in the list",
+            after="SSO fix timeline",
+            ephemeral=True,
+            until=self._responses(1),
+        )
+        self.at(3, 10, 17)
+        await self.click(
+            OLIVER,
+            "Renegotiate",
+            message=listing,
+            where="on “the 5% discount offer” in the list",
+            after="discount offer",
+            ephemeral=True,
+            until=self._opened(1),
+        )
+        self.at(3, 10, 18)
+        await self.submit(
+            OLIVER,
+            self.last_modal(),
+            _renegotiated("2026-12-04", told=True),
+            "picks Friday 4 December, says the customer agreed, and saves",
+        )
+
+        self.chapter("9. Monday: the weekly digest and a promise reminder, through tick")
+        self.at(7, 6, 50)
+        await self.command(MAIJA, "/trust", "digest here", until=self._responses(1))
+        self.at(7, 7, 0)
+        await self.tick(
+            "Monday 09:00 in Helsinki: #account-health's digest is due",
+            "one digest per channel and week: later ticks this week post nothing",
+        )
+        self.at(7, 17, 0)
+        await self.tick("Monday 09:00 in Los Angeles: sam's promise is due today")
+        self.at(7, 17, 5)
+        await self.click(
+            SAM,
+            "Broken",
+            message=self.dm(SAM),
+            where="on the reminder in his DM",
+            until=lambda: len(self.stub.calls_to("chat.update")) > 0,
+        )
         self.outro()
+
+    def answer(self, reply: Reply) -> dict[str, Any]:
+        """A command's answer: the ack's body, or what followed on its response_url."""
+        token = (self.slack.last_response_url or "").rsplit("/", 1)[-1]
+        body = reply.json()
+        if body:
+            return dict(body)
+        posted = [r.body for r in self.stub.responses if r.url_token == token]
+        if not posted:
+            raise DemoError(f"no answer to the command at {self.when()}")
+        return dict(posted[-1])
+
+    def _opened(self, n: int) -> Callable[[], bool]:
+        before = len(self.stub.calls_to("views.open"))
+        return lambda: len(self.stub.calls_to("views.open")) >= before + n
+
+    @staticmethod
+    def _all(*checks: Callable[[], bool]) -> Callable[[], bool]:
+        return lambda: all(check() for check in checks)
 
     def _responses(self, n: int) -> Callable[[], bool]:
         before = len(self.stub.responses)
@@ -657,10 +768,16 @@ class Demo:
         )
 
 
-def _button(blocks: Sequence[Any], label: str) -> tuple[dict[str, Any], str]:
-    """The first button whose text starts with `label`, and its block id."""
+def _button(
+    blocks: Sequence[Any], label: str, *, after: str | None = None
+) -> tuple[dict[str, Any], str]:
+    """The first button whose text starts with `label` (below a section naming `after`)."""
+    found = after is None
     for block in blocks:
         if not isinstance(block, dict):
+            continue
+        if not found:
+            found = str(after) in str((block.get("text") or {}).get("text", ""))
             continue
         elements = list(block.get("elements") or [])
         if isinstance(block.get("accessory"), dict):
@@ -672,7 +789,7 @@ def _button(blocks: Sequence[Any], label: str) -> tuple[dict[str, Any], str]:
                 and str((element.get("text") or {}).get("text", "")).startswith(label)
             ):
                 return element, str(block.get("block_id") or "b")
-    raise DemoError(f"no button starting with {label!r}")
+    raise DemoError(f"no button starting with {label!r}" + (f" after {after!r}" if after else ""))
 
 
 def _rating(n: int) -> dict[str, Any]:
@@ -694,6 +811,19 @@ def _details(rating: int, *, direction: str, stage: str, concern: str) -> dict[s
     }
 
 
+def _renegotiated(day: str, *, told: bool) -> dict[str, Any]:
+    """Renegotiate modal state: the new date and whether the customer was told."""
+    return {
+        ids.DUE_BLOCK: {ids.DUE_INPUT: {"type": "datepicker", "selected_date": day}},
+        ids.TOLD_BLOCK: {
+            ids.TOLD_INPUT: {
+                "type": "radio_buttons",
+                "selected_option": {"value": "yes" if told else "no"},
+            }
+        },
+    }
+
+
 def build_stub(token: str) -> SlackStub:
     """The local Slack stand-in with the sample team and #account-health."""
     stub = SlackStub(
@@ -704,29 +834,15 @@ def build_stub(token: str) -> SlackStub:
         team_domain="northwind-demo",
     )
     for p in TEAM:
-        stub.add_user(p.user_id, name=p.name, real_name=p.real_name, tz=p.tz)
+        stub.add_user(p.user_id, name=p.name, real_name=p.real_name, tz=p.tz, is_admin=p is MAIJA)
     stub.add_channel(
         CHANNEL_ID, name=CHANNEL_NAME, members=[BOT_USER_ID, *(p.user_id for p in TEAM)]
     )
     return stub
 
 
-async def _listen_also_on(stub: SlackStub, port: int) -> bool:
-    """Serve the started stub on `port` too (and advertise it); False if the port is taken."""
-    runner: web.AppRunner | None = getattr(stub, "_runner", None)
-    if runner is None or not port:
-        return False
-    site = web.TCPSite(runner, "127.0.0.1", port)
-    try:
-        await site.start()
-    except OSError:
-        return False
-    stub._port = port  # the stub has no public way to pick its port
-    return True
-
-
 @asynccontextmanager
-async def open_demo(out: TextIO, *, stub_port: int = 0) -> AsyncIterator[Demo]:
+async def open_demo(out: TextIO) -> AsyncIterator[Demo]:
     """Start the stand-in, a fresh database and the real bot; stop them in reverse order."""
     from storage import db  # here, so that Alembic's import-time logging is silenced too
 
@@ -735,7 +851,6 @@ async def open_demo(out: TextIO, *, stub_port: int = 0) -> AsyncIterator[Demo]:
     stub = build_stub(token)
     await stub.start()
     try:
-        await _listen_also_on(stub, stub_port)
         with tempfile.TemporaryDirectory(prefix="trustloop-demo-") as tmp:
             database_url = f"sqlite+aiosqlite:///{Path(tmp) / 'trustloop-demo.db'}"
             settings = Settings(
@@ -809,39 +924,278 @@ async def run_script(out: TextIO) -> DemoResult:
     return result
 
 
-async def run_interactive(out: TextIO, *, stub_port: int) -> None:
-    """Play the story, then keep the bot and the stand-in up until SIGINT or SIGTERM."""
-    stop = asyncio.Event()
+# --- the live workspace: `trustloop demo` ---------------------------------------------------
+
+SAMPLE_ACCOUNTS = 30
+SAMPLE_WEEKS = 12
+SAMPLE_SEED = 2026
+
+
+def sample_team() -> list[SampleUser]:
+    """The demo's six people as the sample-data generator's users (Maija is the admin)."""
+    return [SampleUser(p.user_id, p.name, p.real_name, p.tz, is_admin=p is MAIJA) for p in TEAM]
+
+
+@dataclass(frozen=True)
+class TourAccounts:
+    """Sample accounts the guided tour names: one for /checkin, one for /promise."""
+
+    checkin: str
+    promise: str
+
+
+def pick_tour_accounts(accounts: Sequence[Account]) -> TourAccounts:
+    """Oliver's biggest accounts with plain names (easy to type), tier A first."""
+    plain = [a for a in accounts if a.name.isascii() and a.name.replace(" ", "").isalnum()]
+    pool = plain or list(accounts)
+    if not pool:
+        raise DemoError("the sample data has no accounts")
+    ranked = sorted(
+        pool,
+        key=lambda a: (a.owner_id != OLIVER.user_id, a.tier, -(a.yearly_value or 0), a.id),
+    )
+    second = ranked[1] if len(ranked) > 1 else ranked[0]
+    return TourAccounts(checkin=ranked[0].name, promise=second.name)
+
+
+def tour_steps(picks: TourAccounts) -> list[str]:
+    """What to click first, in Slack mrkdwn (the page renders it; the terminal strips it)."""
+    return [
+        f"*#{CHANNEL_NAME}* shows this week's digest: the accounts most at risk, and why.",
+        "Pick *@oliver* under “Viewing as”, then type "
+        f'`/checkin "{picks.checkin}" call @dana Renewal talk` and press Enter: your own '
+        "check-in opens; pick a rating and *Save*.",
+        "Switch to *@dana*: *trustloop · Messages* has the check-in Oliver asked for. "
+        "Click a rating; the message changes in place.",
+        "Open *trustloop · Home*: pending check-ins, open promises with their buttons, "
+        "your accounts and their health.",
+        f'Then try `/promise "{picks.promise}" send the pricing sheet by friday`, '
+        f'`/promise list mine`, `/trust accounts`, `/trust account "{picks.checkin}"` '
+        "or `/trust help`.",
+    ]
+
+
+def _terminal(step: str) -> str:
+    """A tour step for the terminal: no mrkdwn markers."""
+    return step.replace("*", "").replace("`", "")
+
+
+@dataclass
+class LiveDemo:
+    """The running workspace page, Slack stand-in, bot and sample database."""
+
+    url: str
+    bot_url: str
+    api_url: str
+    database_url: str
+    workspace: Workspace
+    svc: Services
+    summary: SampleSummary
+    picks: TourAccounts
+    digest_posted: bool
+
+
+def _settings(token: str, secret: str, api_url: str, database_url: str) -> Settings:
+    """The bot's settings in the demo: built here, never read from the environment."""
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        slack_bot_token=token,  # type: ignore[arg-type]
+        slack_signing_secret=secret,  # type: ignore[arg-type]
+        slack_app_token=None,
+        slack_api_url=api_url,
+        database_url=database_url,
+        host="127.0.0.1",
+        port=3000,
+        log_level="WARNING",
+    )
+
+
+async def post_first_digest(workspace: Workspace, svc: Services) -> bool:
+    """Maija subscribes #account-health; due work (the `tick` path) posts this week's digest."""
+    await workspace.command(MAIJA.user_id, CHANNEL_ID, "/trust digest here")
+    report = await svc.run_due_work(svc.now())
+    if not report.digests:
+        # Early on a Monday, before 09:00 in Helsinki, this week's digest is not due yet:
+        # subscribe for the current minute instead, so that the demo shows one.
+        local = svc.now().astimezone(ZoneInfo(MAIJA.tz))
+        when = f"{local:%A} {local:%H:%M}".lower()
+        await workspace.command(MAIJA.user_id, CHANNEL_ID, f"/trust digest here {when}")
+        report = await svc.run_due_work(svc.now())
+    await workspace.settle()
+    return report.digests > 0
+
+
+@asynccontextmanager
+async def open_live_demo(
+    *,
+    port: int,
+    accounts: int = SAMPLE_ACCOUNTS,
+    weeks: int = SAMPLE_WEEKS,
+    seed: int = SAMPLE_SEED,
+) -> AsyncIterator[LiveDemo]:
+    """Sample data, the stand-in, the real bot and the page on 127.0.0.1:`port`; all stopped after.
+
+    The bot keeps the wall clock and its scheduler, as `trustloop run` does; this week's
+    digest is posted to #account-health before the page is handed over.
+    """
+    from storage import db  # here, so that Alembic's import-time logging is silenced too
+
+    _check_port(port)  # before the sample data is generated: say so at once
+    token = "xoxb-demo-" + secrets.token_hex(8)
+    signing_secret = secrets.token_hex(16)
+    stub = build_stub(token)
+    await stub.start()
+    try:
+        with tempfile.TemporaryDirectory(prefix="trustloop-demo-") as tmp:
+            database_url = f"sqlite+aiosqlite:///{Path(tmp) / 'trustloop-demo.db'}"
+            settings = _settings(token, signing_secret, stub.api_url, database_url)
+            summary = await create_sample_database(
+                database_url,
+                team_id=TEAM_ID,
+                accounts=accounts,
+                weeks=weeks,
+                seed=seed,
+                now=utcnow(),
+                users=sample_team(),
+            )
+            engine = db.create_engine(database_url)
+            try:
+                async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
+                    svc = Services(
+                        engine=engine,
+                        client=build_client(token, stub.api_url, timeout=10, session=http),
+                        settings=settings,
+                    )
+                    async with _serving(svc, stub, signing_secret, port) as (workspace, url):
+                        posted = await post_first_digest(workspace, svc)
+                        scheduler = start_scheduler(
+                            svc, interval_seconds=settings.tick_interval_seconds
+                        )
+                        try:
+                            yield LiveDemo(
+                                url=url,
+                                bot_url=workspace.slack.bot_url,
+                                api_url=stub.api_url,
+                                database_url=database_url,
+                                workspace=workspace,
+                                svc=svc,
+                                summary=summary,
+                                picks=pick_tour_accounts(await svc.accounts(team_id=TEAM_ID)),
+                                digest_posted=posted,
+                            )
+                        finally:
+                            await scheduler.close()
+            finally:
+                await engine.dispose()
+    finally:
+        await stub.stop()
+
+
+def _port_taken(port: int, reason: str | None) -> DemoError:
+    return DemoError(f"port {port} on 127.0.0.1 is taken ({reason}); set PORT to a free port")
+
+
+def _check_port(port: int) -> None:
+    """Fail early when the page's port is taken (the page binds it for real later)."""
+    if not port:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise _port_taken(port, exc.strerror) from None
+
+
+@asynccontextmanager
+async def _serving(
+    svc: Services, stub: SlackStub, signing_secret: str, port: int
+) -> AsyncIterator[tuple[Workspace, str]]:
+    """The bot on a free loopback port and the workspace page on `port`."""
+    app = build_app(svc, signing_secret=signing_secret)
+    runner = HttpRunner(app, svc.engine, host="127.0.0.1", port=0)
+    await runner.start()
+    page = None
+    try:
+        bot_url = f"http://127.0.0.1:{runner.runner.addresses[0][1]}{EVENTS_PATH}"
+        slack = SlackRequests(
+            bot_url=bot_url,
+            signing_secret=signing_secret,
+            stub=stub,
+            team_id=TEAM_ID,
+            team_domain="northwind-demo",
+        )
+        picks = pick_tour_accounts(await svc.accounts(team_id=TEAM_ID))
+        workspace = Workspace(
+            stub=stub,
+            slack=slack,
+            clock=svc.now,
+            default_user=MAIJA.user_id,
+            default_channel=CHANNEL_ID,
+            tour=tour_steps(picks),
+        )
+        page = web.AppRunner(build_page_app(workspace), access_log=None)
+        await page.setup()
+        try:
+            await web.TCPSite(page, "127.0.0.1", port).start()
+        except OSError as exc:
+            raise _port_taken(port, exc.strerror) from None
+        yield workspace, f"http://127.0.0.1:{page.addresses[0][1]}/"
+    finally:
+        if page is not None:
+            await page.cleanup()
+        await runner.close()
+
+
+def _intro(out: TextIO, live: LiveDemo) -> None:
+    """The terminal's welcome: the URL, what the workspace holds, what to click first."""
+    s = live.summary
+    lines = [
+        "trustloop demo — the whole product offline, in a local Slack workspace you can click",
+        "",
+        f"  Open {live.url} in your browser.",
+        "",
+        f"Workspace “{TEAM_NAME}”: {s.accounts} sample accounts across tiers A/B/C, a team of "
+        f"six and {SAMPLE_WEEKS} weeks of history ({s.interactions} interactions, "
+        f"{s.checkins} check-ins, {s.promises} promises), generated by bot/sample_data.py into "
+        "a temporary SQLite file that is deleted when the demo stops.",
+        (
+            f"This week's digest is posted in #{CHANNEL_NAME}."
+            if live.digest_posted
+            else f"#{CHANNEL_NAME} is subscribed to the weekly digest."
+        ),
+        "",
+        "What to click first:",
+        *(f"  {n}. {_terminal(step)}" for n, step in enumerate(live.workspace.tour, 1)),
+        "",
+        "Nothing goes to slack.com: the real bot runs unchanged in HTTP mode at "
+        f"{live.bot_url}, against the local Slack stand-in at {live.api_url}.",
+        "Press Ctrl-C to stop.",
+    ]
+    for line in lines:
+        out.write(line + "\n")
+    out.flush()
+
+
+async def run_interactive(out: TextIO, *, port: int, stop: asyncio.Event | None = None) -> None:
+    """`trustloop demo`: serve the workspace page on 127.0.0.1:`port` until SIGINT/SIGTERM.
+
+    Never opens a browser. `stop` (for tests) ends it like a signal does.
+    """
+    stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     installed: list[signal.Signals] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, stop.set)
             installed.append(sig)
-    waiter = asyncio.ensure_future(stop.wait())
     try:
-        async with open_demo(out, stub_port=stub_port) as demo:
-            story = asyncio.ensure_future(demo.play())
-            await asyncio.wait({story, waiter}, return_when=asyncio.FIRST_COMPLETED)
-            if not story.done():
-                story.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await story
-            else:
-                story.result()
-                demo.say()
-                demo.say("The demo workspace keeps running:")
-                demo.say(f"bot (Slack Request URL): {demo.bot_url}", 2)
-                demo.say(f"Slack stand-in (Web API): {demo.stub.api_url}", 2)
-                demo.say(
-                    "A later version adds a clickable web page here; for now the bot answers "
-                    "Slack-signed requests at its URL. Press Ctrl-C to stop."
-                )
-                out.flush()
-                await waiter
-            demo.say("Stopping…")
+        async with open_live_demo(port=port) as live:
+            _intro(out, live)
+            await stop.wait()
+            out.write("Stopping…\n")
+            out.flush()
     finally:
-        waiter.cancel()
         for sig in installed:
             loop.remove_signal_handler(sig)
 
@@ -857,7 +1211,7 @@ def run_demo(settings: Settings, *, script: bool, out: TextIO | None = None) -> 
         if script:
             asyncio.run(run_script(stream))
         else:
-            asyncio.run(run_interactive(stream, stub_port=settings.port))
+            asyncio.run(run_interactive(stream, port=settings.port))
     except DemoError as exc:
         print(f"trustloop demo: {exc}", file=sys.stderr)
         return 1
@@ -870,10 +1224,13 @@ def run_demo(settings: Settings, *, script: bool, out: TextIO | None = None) -> 
 __all__ = [
     "Demo",
     "DemoResult",
+    "LiveDemo",
     "open_demo",
+    "open_live_demo",
     "render_blocks",
     "render_text",
     "render_view",
     "run_demo",
+    "run_interactive",
     "run_script",
 ]

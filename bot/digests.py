@@ -19,7 +19,8 @@ from slack_sdk.errors import SlackApiError
 from bot import digest_rules
 from bot.digest_rules import DigestSchedule
 from bot.health import Digest
-from bot.health_blocks import build_digest, digest_text
+from bot.health_blocks import build_digest, digest_fallback
+from bot.slack import post_once, uncertain_error
 from storage import digests as dq
 from storage.models import DigestPost, Subscription
 
@@ -40,6 +41,7 @@ PERMANENT = {
     "missing_scope",
     "invalid_blocks",
     "msg_too_long",
+    "Unconfirmed",  # it may have been posted and that could not be checked: never post twice
 }
 
 
@@ -212,23 +214,38 @@ class DigestService:
                 return 0
             if not await dq.take_retry(conn, post=post, now=now):
                 return 0
-        return await self._attempt(sub, post.id, post.week, attempts=post.attempts, now=now)
+        return await self._attempt(
+            sub,
+            post.id,
+            post.week,
+            attempts=post.attempts,
+            now=now,
+            look_first=uncertain_error(post.error),
+        )
 
     async def _attempt(
-        self, sub: Subscription, post_id: int, week: date, *, attempts: int, now: datetime
+        self,
+        sub: Subscription,
+        post_id: int,
+        week: date,
+        *,
+        attempts: int,
+        now: datetime,
+        look_first: bool = False,
     ) -> int:
         attempts += 1
         try:
             digest = await self.build(team_id=sub.team_id, now=now, tiers=sub.tiers)
-            response = await self.svc.client.chat_postMessage(
+            # Never twice: a post that may have landed is looked for before another one.
+            response = await post_once(
+                self.svc.client,
                 channel=sub.channel_id,
-                text=digest_text(digest)[:3000],
+                event_type="trustloop_digest",
+                key={"subscription": sub.id, "week": week.isoformat()},
+                look_first=look_first,
+                text=digest_fallback(digest),
                 blocks=build_digest(digest),
                 unfurl_links=False,
-                metadata={
-                    "event_type": "trustloop_digest",
-                    "event_payload": {"subscription": sub.id, "week": week.isoformat()},
-                },
             )
         except Exception as exc:  # every failure is recorded, none is lost
             error = _error(exc)

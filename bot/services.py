@@ -19,6 +19,7 @@ from bot.checkin_rules import CheckinPolicy, expires_at, remind_at, should_remin
 from bot.clock import utcnow
 from bot.config import Settings
 from bot.parsing import AccountAdd, suggest_names
+from bot.slack import post_once, uncertain_error
 from storage import queries as q
 from storage.models import Account, AwayPeriod, CheckInDetail, Interaction, SlackUser
 
@@ -63,6 +64,7 @@ class AnswerOutcome:
 
     status: str  # saved | already | not_yours | missing
     detail: CheckInDetail | None
+    shown: bool = True  # False: saved, but its DM could not be updated to show it
 
 
 @dataclass
@@ -361,8 +363,13 @@ class Services:
         try:
             opened = await self.client.conversations_open(users=c.user_id)
             channel = opened["channel"]["id"]
-            posted = await self.client.chat_postMessage(
+            # Never twice: after a failure that may have landed, look before posting again.
+            posted = await post_once(
+                self.client,
                 channel=channel,
+                event_type="trustloop_checkin",
+                key={"checkin": c.id, "reminder": reminder},
+                look_first=not reminder and uncertain_error(c.delivery_error),
                 text=("Reminder — " if reminder else "") + blocks.checkin_fallback(detail),
                 blocks=blocks.build_checkin_message(detail, reminder=reminder),
             )
@@ -454,15 +461,16 @@ class Services:
         if detail.checkin.user_id != user_id:
             return AnswerOutcome("not_yours", None)
         if saved:
-            await self.refresh_messages(detail)
-            return AnswerOutcome("saved", detail)
+            shown = await self.refresh_messages(detail)
+            return AnswerOutcome("saved", detail, shown)
         return AnswerOutcome("already", detail)
 
-    async def refresh_messages(self, detail: CheckInDetail) -> None:
-        """Show a closed check-in's outcome in its DM and reminder, with no buttons left."""
+    async def refresh_messages(self, detail: CheckInDetail) -> bool:
+        """Show a closed check-in's outcome in its DM and reminder; False if one failed."""
         c = detail.checkin
         if not c.dm_channel:
-            return
+            return True
+        shown = True
         for ts in (c.dm_ts, c.reminder_ts):
             if not ts:
                 continue
@@ -474,9 +482,11 @@ class Services:
                     blocks=blocks.build_checkin_closed(detail),
                 )
             except SlackClientError as exc:
+                shown = False
                 log.warning(
                     "check-in update failed", extra={"checkin": c.id, "error": slack_error(exc)}
                 )
+        return shown
 
     async def recent_interactions(
         self, *, team_id: str, user_id: str, limit: int

@@ -20,12 +20,16 @@ from handlers.flows import start_checkin
 from handlers.guard import guarded
 from handlers.health_flow import account_card_message, account_card_modal, accounts_page
 from handlers.promise_flow import log_promise
-from storage.models import Account
+from storage.models import Account, CheckInDetail
 from storage.queries import DuplicateAccountError, name_key
 
 ALREADY = "You already answered this check-in, so nothing changed. {answer}"
 NOT_YOURS = "That check-in isn't yours to answer."
 MISSING = "I couldn't find that check-in."
+NOT_SHOWN = (
+    "Saved. {answer}\nI couldn't update the check-in message itself, so it may still show "
+    "its buttons; nothing more to do."
+)
 
 
 def _container(body: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -39,7 +43,12 @@ async def _feedback(
     svc: Services, respond: AsyncRespond, body: dict[str, Any], outcome: AnswerOutcome
 ) -> None:
     team_id, user_id = team_of(body), body["user"]["id"]
-    if outcome.status == "already" and outcome.detail is not None:
+    if outcome.status == "saved" and outcome.detail is not None:
+        shown = await _show_in_clicked_message(svc, body, outcome.detail) and outcome.shown
+        if not shown:  # the answer is stored; the message the user sees does not say so
+            answer = blocks.describe_answer(outcome.detail)
+            await tell(respond, body, NOT_SHOWN.format(answer=answer))
+    elif outcome.status == "already" and outcome.detail is not None:
         await tell(respond, body, ALREADY.format(answer=blocks.describe_answer(outcome.detail)))
         await svc.refresh_messages(outcome.detail)
     elif outcome.status == "not_yours":
@@ -48,6 +57,30 @@ async def _feedback(
         await tell(respond, body, MISSING)
     if (body.get("view") or {}).get("type") == "home" or outcome.status == "saved":
         await svc.publish_home(team_id=team_id, user_id=user_id, now=svc.now())
+
+
+async def _show_in_clicked_message(
+    svc: Services, body: dict[str, Any], detail: CheckInDetail
+) -> bool:
+    """Update the clicked message when it is not the DM the database knows of.
+
+    That happens when Slack posted a check-in DM but could not confirm it (see
+    `bot.slack.post_once`): the click still comes from it, and it must stop offering buttons.
+    """
+    channel, ts = _container(body)
+    c = detail.checkin
+    if not channel or not ts or ts in (c.dm_ts, c.reminder_ts):
+        return True
+    try:
+        await svc.client.chat_update(
+            channel=channel,
+            ts=ts,
+            text=blocks.checkin_fallback(detail),
+            blocks=blocks.build_checkin_closed(detail),
+        )
+    except SlackClientError:
+        return False
+    return True
 
 
 async def handle_rate_checkin(
@@ -220,16 +253,28 @@ FORBIDDEN = (
 )
 
 
+async def _tell_anywhere(
+    svc: Services, respond: AsyncRespond, body: dict[str, Any], message: str
+) -> None:
+    """Tell the clicker privately: in the conversation, or in a small modal on the App Home."""
+    if await tell(respond, body, message) or not body.get("trigger_id"):
+        return
+    # A click on the App Home has no response_url; without this it would go unanswered.
+    await svc.client.views_open(
+        trigger_id=body["trigger_id"], view=blocks.build_notice("Promise", message)
+    )
+
+
 async def _promise_feedback(
     svc: Services, respond: AsyncRespond, body: dict[str, Any], outcome: PromiseOutcome
 ) -> None:
     team_id, user_id = team_of(body), body["user"]["id"]
     detail = outcome.detail
     if outcome.status == "missing" or detail is None:
-        await tell(respond, body, "I couldn't find that promise.")
+        await _tell_anywhere(svc, respond, body, "I couldn't find that promise.")
         return
     if outcome.status == "forbidden":
-        await tell(respond, body, FORBIDDEN)
+        await _tell_anywhere(svc, respond, body, FORBIDDEN)
         return
     if outcome.status == "already":
         await tell(
@@ -273,7 +318,7 @@ async def _resolve(
     svc = services(context)
     promise_id = int_value(action.get("value"))
     if promise_id is None:
-        await tell(respond, body, "I couldn't find that promise.")
+        await _tell_anywhere(svc, respond, body, "I couldn't find that promise.")
         return
     outcome = await svc.promises.resolve(
         team_id=team_of(body),

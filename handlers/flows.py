@@ -10,6 +10,7 @@ from slack_sdk.errors import SlackClientError
 
 from bot import blocks
 from bot.services import Services, slack_error
+from bot.text import escape
 from storage.models import Account
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ async def start_checkin(
             own_opened=opened or logged.own is None,
         )
         await respond(
-            text=f"Logged a {kind} with {account.name}.",
+            text=f"Logged a {kind} with {escape(account.name)}.",
             blocks=summary,
             response_type="ephemeral",
             replace_original=False,

@@ -19,12 +19,11 @@ from slack_bolt.async_app import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
+from handlers.failures import SORRY, apologise
+
 log = logging.getLogger(__name__)
 
-SORRY = (
-    "Sorry, something went wrong on our side and that didn't go through. "
-    "Nothing was half-saved; please try again in a moment."
-)
+__all__ = ["SORRY", "guarded"]
 
 Listener = Callable[..., Awaitable[None]]
 
@@ -63,7 +62,7 @@ def guarded(func: Listener) -> Listener:
                 exc_info=(type(exc), exc, exc.__traceback__),
                 extra={"listener": func.__name__},
             )
-            await _apologise(ack, body, respond)
+            await apologise(ack, body, respond, context, exc)  # what failed, where they look
         finally:
             if holding:
                 assert slot is not None
@@ -73,17 +72,3 @@ def guarded(func: Listener) -> Listener:
     listener.__qualname__ = func.__qualname__
     listener.__doc__ = func.__doc__
     return listener
-
-
-async def _apologise(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
-    try:
-        if ack.response is None:
-            if body.get("command"):
-                await ack(response_type="ephemeral", text=SORRY)
-            else:
-                await ack()
-            return
-        if body.get("response_url"):
-            await respond(text=SORRY, response_type="ephemeral", replace_original=False)
-    except Exception:
-        log.warning("could not tell the user about a failure", exc_info=True)

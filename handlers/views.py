@@ -248,12 +248,17 @@ async def _after_promise_change(
     if outcome.status == "saved" and detail is not None and data.get("ch") and data.get("ts"):
         # The message may be gone; the change is stored either way.
         with contextlib.suppress(SlackClientError):
-            await svc.client.chat_update(
-                channel=str(data["ch"]),
-                ts=str(data["ts"]),
-                text=f"Promise to {escape(detail.account_name)}",
-                blocks=promise_blocks.build_promise_message(detail),
-            )
+            # Promise modals open from a message only in the submitter's own DM (reminders
+            # and hand-overs go to the owner); metadata naming any other conversation was
+            # tampered with and must not make the bot overwrite someone else's message.
+            own_dm = (await svc.client.conversations_open(users=user_id))["channel"]["id"]
+            if own_dm == str(data["ch"]):
+                await svc.client.chat_update(
+                    channel=own_dm,
+                    ts=str(data["ts"]),
+                    text=f"Promise to {escape(detail.account_name)}",
+                    blocks=promise_blocks.build_promise_message(detail),
+                )
     await svc.publish_home(
         team_id=detail.promise.team_id if detail else "", user_id=user_id, now=svc.now()
     )

@@ -1,4 +1,4 @@
-"""Database engine creation, SQLite pragmas, migrations and online backup."""
+"""Database engine creation (SQLite pragmas, PostgreSQL isolation), migrations, online backup."""
 
 from __future__ import annotations
 
@@ -13,12 +13,14 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 WRITE = "trustloop_write"
+# PostgreSQL advisory lock key taken while migrating; any constant all processes share.
+MIGRATION_LOCK = 0x7472_7573_746C_6F6F  # "trustloo"
 
 
 class Engine(AsyncEngine):
@@ -28,7 +30,10 @@ class Engine(AsyncEngine):
     async def begin(self) -> AsyncIterator[AsyncConnection]:
         """Connect and begin a write transaction; commit on success, roll back on error."""
         async with self.connect() as conn:
-            await conn.execution_options(**{WRITE: True})
+            options: dict[str, Any] = {WRITE: True}
+            if self.dialect.name == "postgresql":
+                options["isolation_level"] = "READ COMMITTED"
+            await conn.execution_options(**options)
             async with conn.begin():
                 yield conn
 
@@ -39,8 +44,19 @@ def create_engine(url: str) -> AsyncEngine:
     `engine.begin()` is for writing and `engine.connect()` for reading: on SQLite a write
     transaction takes the write lock up front (BEGIN IMMEDIATE) and waits its turn, and a
     read is a deferred transaction on one WAL snapshot that never blocks a writer.
+
+    On PostgreSQL a read is a REPEATABLE READ transaction: one snapshot, taken at its first
+    query, as on SQLite. A write is a READ COMMITTED transaction: writers run side by side,
+    and the once-only changes stay once-only because each is a conditional UPDATE (which
+    re-checks its condition after waiting for a concurrent writer's row lock, so exactly
+    one of them matches) or an INSERT under a unique constraint.
     """
-    engine = Engine(create_async_engine(url, pool_pre_ping=False).sync_engine)
+    options: dict[str, Any] = {"pool_pre_ping": False}
+    if make_url(url).get_backend_name() == "postgresql":
+        # A server restart or an idle timeout in between closes pooled connections; a ping
+        # at checkout replaces them instead of failing the next request.
+        options.update(isolation_level="REPEATABLE READ", pool_pre_ping=True)
+    engine = Engine(create_async_engine(url, **options).sync_engine)
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -86,8 +102,14 @@ def _current(connection: Connection) -> str | None:
 
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    """Apply pending migrations up to `revision` (default: the newest)."""
+    """Apply pending migrations up to `revision` (default: the newest).
+
+    Safe when several processes start at once: one migrates and the others wait, then find
+    nothing left to do (SQLite's write lock does this; PostgreSQL takes an advisory lock).
+    """
     async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         await conn.run_sync(_upgrade, revision)
 
 

@@ -200,10 +200,12 @@ async def _change_open(
 
     `change(current_row)` gives the column values to set and the event's fields; the update
     is conditional on the promise still being open, so two clicks can never both apply.
+    The row is read FOR UPDATE: on PostgreSQL a concurrent change waits here and then sees
+    the other's result, as SQLite's single writer does (SQLite ignores FOR UPDATE).
     """
     p = t.promises
     still_open = (p.c.team_id == team_id, p.c.id == promise_id, p.c.status == OPEN)
-    current = (await conn.execute(select(p).where(*still_open))).first()
+    current = (await conn.execute(select(p).where(*still_open).with_for_update())).first()
     if current is None:
         return False
     values, event = change(current)

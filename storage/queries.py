@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
@@ -214,9 +214,11 @@ async def add_checkins(
         if new.user_id in existing:
             continue
         existing.add(new.user_id)
+        # Another process may add the same user meanwhile (on PostgreSQL, where writers run
+        # side by side): its check-in stands and this one is skipped, as if seen above.
         row = (
             await conn.execute(
-                insert(t.checkins)
+                _insert_for(conn)(t.checkins)
                 .values(
                     team_id=team_id,
                     interaction_id=interaction_id,
@@ -227,10 +229,12 @@ async def add_checkins(
                     expires_at=new.expires_at,
                     closed_at=now if new.status != PENDING else None,
                 )
+                .on_conflict_do_nothing(index_elements=["interaction_id", "user_id"])
                 .returning(*t.checkins.columns)
             )
-        ).one()
-        created.append(_checkin(row))
+        ).first()
+        if row is not None:
+            created.append(_checkin(row))
     return created
 
 
@@ -698,3 +702,35 @@ async def take_draft(
         created_at=row.created_at,
         used_at=row.used_at,
     )
+
+
+# --- Slack deliveries ----------------------------------------------------------------
+
+
+async def record_deliveries(
+    conn: AsyncConnection,
+    *,
+    keys: Sequence[tuple[str, str]],
+    now: datetime,
+    forget_before: datetime,
+) -> None:
+    """Remember handled Slack requests (team, key); forget those received before a cutoff."""
+    d = t.slack_deliveries
+    if keys:
+        # in one order everywhere: two processes inserting the same keys in opposite orders
+        # would deadlock on PostgreSQL, each waiting for the other's uncommitted row
+        rows = [
+            {"team_id": team, "delivery_key": key, "received_at": now}
+            for team, key in sorted(set(keys))
+        ]
+        await conn.execute(_insert_for(conn)(d).values(rows).on_conflict_do_nothing())
+    await conn.execute(delete(d).where(d.c.received_at < forget_before))
+
+
+async def delivery_seen(conn: AsyncConnection, *, team_id: str, key: str) -> bool:
+    """True if this Slack request was handled before (and not yet forgotten)."""
+    d = t.slack_deliveries
+    found = await conn.execute(
+        select(d.c.delivery_key).where(d.c.team_id == team_id, d.c.delivery_key == key)
+    )
+    return found.first() is not None

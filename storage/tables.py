@@ -264,3 +264,14 @@ risk_snapshots = Table(
     Column("computed_at", UTCDateTime(), nullable=False),
     UniqueConstraint("team_id", "week", name="uq_risk_snapshots_team_week"),
 )
+
+# Slack requests already handled (an event's event_id, a command's or interaction's
+# trigger_id), so that a request Slack delivers again is not handled twice; kept an hour.
+slack_deliveries = Table(
+    "slack_deliveries",
+    metadata,
+    Column("team_id", String(TEAM), primary_key=True),
+    Column("delivery_key", String(200), primary_key=True),
+    Column("received_at", UTCDateTime(), nullable=False),
+    Index("ix_slack_deliveries_received", "received_at"),
+)

@@ -18,7 +18,16 @@ SHARED = REPO_ROOT.parent / "shared"
 SCHEMA_PATH = SHARED / "slack" / "manifest.schema.1.0.0.json"
 PRODUCT_PATH = SHARED / "PRODUCT.md"
 
-REQUIRED_BOT_SCOPES = {"commands", "chat:write", "im:write", "users:read"}
+REQUIRED_BOT_SCOPES = {
+    "commands",
+    "chat:write",
+    "im:write",
+    "users:read",
+    # bot/slack.py post_once reads history after an uncertain failure
+    "channels:history",
+    "groups:history",
+    "im:history",
+}
 COMMANDS = ("/checkin", "/promise", "/trust")
 
 

@@ -192,6 +192,36 @@ def view_submission_payload(
     }
 
 
+def block_suggestion_payload(
+    *,
+    team_id: str,
+    user_id: str,
+    action_id: str,
+    block_id: str,
+    value: str,
+    view: dict[str, Any],
+    user_name: str = "user",
+    api_app_id: str = "A0001",
+    team_domain: str = "example",
+    token: str = DEFAULT_VERIFICATION_TOKEN,
+) -> dict[str, Any]:
+    """Build Slack's ``block_suggestion`` payload: options wanted for an external select."""
+    return {
+        "type": "block_suggestion",
+        "user": _user_obj(team_id, user_id, user_name),
+        "container": {"type": "view", "view_id": view.get("id")},
+        "api_app_id": api_app_id,
+        "token": token,
+        "action_id": action_id,
+        "block_id": block_id,
+        "value": value,
+        "team": {"id": team_id, "domain": team_domain},
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "view": view,
+    }
+
+
 def event_callback_body(
     *,
     team_id: str,
@@ -309,8 +339,13 @@ class SlackRequests:
         view: dict[str, Any] | None = None,
         selected: dict[str, Any] | None = None,
         action_type: str = "button",
+        ephemeral: bool = False,
     ) -> Reply:
-        """Click/select an element in a message (needs channel_id) or a modal/home view."""
+        """Click/select an element in a message (needs channel_id) or a modal/home view.
+
+        ``ephemeral`` marks the message as one only the clicker sees (Slack says so in the
+        payload's container).
+        """
         self.last_trigger_id = self.stub.issue_trigger_id()
         response_url: str | None = None
         container: dict[str, Any]
@@ -322,7 +357,7 @@ class SlackRequests:
                 "type": "message",
                 "message_ts": message["ts"],
                 "channel_id": channel_id,
-                "is_ephemeral": False,
+                "is_ephemeral": ephemeral,
             }
             response_url = self.last_response_url = self.stub.new_response_url()
         elif view is not None:
@@ -358,6 +393,22 @@ class SlackRequests:
             view=view,
             values=values,
             trigger_id=self.last_trigger_id,
+            api_app_id=self.api_app_id,
+            team_domain=self.team_domain,
+        )
+        return await self._payload(payload)
+
+    async def options(
+        self, *, user_id: str, view: dict[str, Any], block_id: str, action_id: str, value: str = ""
+    ) -> Reply:
+        """Ask for the options of an external select in ``view`` (what the user typed: value)."""
+        payload = block_suggestion_payload(
+            team_id=self.team_id,
+            user_id=user_id,
+            action_id=action_id,
+            block_id=block_id,
+            value=value,
+            view=view,
             api_app_id=self.api_app_id,
             team_domain=self.team_domain,
         )

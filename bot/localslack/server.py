@@ -32,6 +32,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from bot.clock import utcnow
 from bot.localslack.limits import check_message, check_view
+from bot.localslack.ratelimit import RateLimiter
 
 TRIGGER_TTL_SECONDS = 3.0
 SOCKET_ACK_TIMEOUT_SECONDS = 5.0
@@ -61,11 +62,13 @@ class ResponseCall:
 class _Fault:
     """An injected failure waiting to be served for a method."""
 
-    kind: str  # "error" | "ratelimit" | "server"
+    kind: str  # "error" | "ratelimit" | "server" | "timeout" | "drop"
     times: int
     error: str = ""
     retry_after: int = 1
     status: int = 500
+    seconds: float = 0.0  # "timeout": how long to hold the request at most
+    processed: bool = False  # "timeout" / "drop": carry the call out first
 
 
 @dataclass
@@ -143,6 +146,7 @@ class SlackStub:
         bot_name: str = "trustloop",
         clock: Callable[[], float] = time.monotonic,
         app_token: str = "xapp-test",
+        rate_limits: RateLimiter | None = None,
     ) -> None:
         self.bot_token = bot_token
         self.app_token = app_token
@@ -154,6 +158,9 @@ class SlackStub:
         self.team_domain = team_domain
         self.bot_name = bot_name
         self._clock = clock
+        self.rate_limiter: RateLimiter | None = None  # Slack's rate limits: off unless set
+        if rate_limits is not None:
+            self.enable_rate_limits(rate_limits)
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
         self._ids = itertools.count(1)
@@ -192,6 +199,7 @@ class SlackStub:
             "users.info": self._users_info,
             "conversations.open": self._conversations_open,
             "conversations.info": self._conversations_info,
+            "conversations.history": self._conversations_history,
             "chat.postMessage": self._chat_post_message,
             "chat.update": self._chat_update,
             "chat.postEphemeral": self._chat_post_ephemeral,
@@ -312,6 +320,13 @@ class SlackStub:
         """Make the next ``times`` calls of ``method`` answer HTTP 200 ``ok: false``."""
         self._add_fault(method, _Fault(kind="error", times=times, error=error))
 
+    def enable_rate_limits(self, limiter: RateLimiter | None = None) -> RateLimiter:
+        """Enforce Slack's rate limits from now on (HTTP 429 with Retry-After past them)."""
+        limiter = limiter or RateLimiter(clock=self._clock)
+        limiter.channel_key = lambda channel: self._dms.get(channel, channel)
+        self.rate_limiter = limiter
+        return limiter
+
     def rate_limit_next(self, method: str, *, retry_after: int = 1, times: int = 1) -> None:
         """Make the next ``times`` calls of ``method`` answer HTTP 429 with Retry-After."""
         self._add_fault(method, _Fault(kind="ratelimit", times=times, retry_after=retry_after))
@@ -319,6 +334,61 @@ class SlackStub:
     def server_error_next(self, method: str, *, status: int = 500, times: int = 1) -> None:
         """Make the next ``times`` calls of ``method`` answer with an HTTP 5xx status."""
         self._add_fault(method, _Fault(kind="server", times=times, status=status))
+
+    def timeout_next(
+        self, method: str, *, seconds: float = 30.0, processed: bool = False, times: int = 1
+    ) -> None:
+        """Make the next ``times`` calls of ``method`` hang until the client gives up.
+
+        The stub holds the request (at most ``seconds``) and never answers it. With
+        ``processed`` the call is carried out first, as when Slack posted a message but its
+        answer never arrived; otherwise it has no effect.
+        """
+        self._add_fault(
+            method, _Fault(kind="timeout", times=times, seconds=seconds, processed=processed)
+        )
+
+    def drop_connection_next(self, method: str, *, processed: bool = False, times: int = 1) -> None:
+        """Make the next ``times`` calls of ``method`` close the connection without an answer.
+
+        With ``processed`` the call is carried out before the connection drops.
+        """
+        self._add_fault(method, _Fault(kind="drop", times=times, processed=processed))
+
+    async def _serve_fault(
+        self, request: web.Request, method: str, args: dict[str, Any], fault: _Fault
+    ) -> web.Response | None:
+        """Answer a hang or a dropped connection (None: the fault is answered as usual)."""
+        if fault.kind not in ("timeout", "drop"):
+            return None
+        if fault.processed:
+            await self._carry_out(request, method, args)
+        outcome = "timeout" if fault.kind == "timeout" else "connection_dropped"
+        self.calls.append(
+            Call(method=method, args=args, response={"ok": False, "error": outcome}, status=0)
+        )
+        if fault.kind == "timeout":
+            # Hold the request until the client hangs up (or `seconds` pass): no answer.
+            deadline = time.monotonic() + fault.seconds
+            while time.monotonic() < deadline:
+                if request.transport is None or request.transport.is_closing():
+                    break
+                await asyncio.sleep(0.02)
+        if request.transport is not None:
+            request.transport.abort()
+        return web.Response(status=504)  # never reaches the client
+
+    async def _carry_out(self, request: web.Request, method: str, args: dict[str, Any]) -> None:
+        """Do what a call asks (for faults that strike after Slack has done it)."""
+        if method == "upload":
+            upload = self.uploads.get(request.match_info.get("file_id", ""))
+            if upload is not None:
+                upload.content = await request.read()
+            return
+        handler = self._handlers.get(method)
+        if handler is not None:
+            with contextlib.suppress(SlackError):
+                handler(args)
 
     def _take_fault(self, method: str) -> _Fault | None:
         """Pop one use of the next queued fault for ``method``, if any."""
@@ -359,6 +429,18 @@ class SlackStub:
         if channel in self._users and channel not in self._channels:
             channel = self.dm_channel_for(channel)
         return [{**m, "blocks": m.get("blocks", [])} for m in self._messages.get(channel, [])]
+
+    def users(self) -> list[_User]:
+        """Every user the stub knows (bots and deactivated ones too), in the order added."""
+        return list(self._users.values())
+
+    def conversations(self) -> list[_Channel]:
+        """Every conversation the stub knows: channels, DMs and group DMs."""
+        return list(self._channels.values())
+
+    def new_ts(self) -> str:
+        """A fresh message timestamp, later than every one handed out so far."""
+        return self._next_ts()
 
     def clear(self) -> None:
         """Forget recorded calls, responses, ephemerals, violations and pending faults."""
@@ -612,8 +694,20 @@ class SlackStub:
             self._decode_json_fields(args)
         except SlackError as exc:
             return self._reply(method, args, {"ok": False, "error": exc.error})
+        retry_after = self.rate_limiter.check(method, args) if self.rate_limiter else None
+        if retry_after is not None:
+            return self._reply(
+                method,
+                args,
+                {"ok": False, "error": "ratelimited"},
+                429,
+                {"Retry-After": str(retry_after)},
+            )
         fault = self._take_fault(method)
         if fault is not None:
+            hung = await self._serve_fault(request, method, args, fault)
+            if hung is not None:
+                return hung
             if fault.kind == "ratelimit":
                 return self._reply(
                     method,
@@ -656,6 +750,17 @@ class SlackStub:
         upload = self.uploads.get(request.match_info["file_id"])
         if upload is None:
             return web.Response(status=404, text="not_found")
+        # Faults for the upload POST itself are queued under the pseudo-method "upload".
+        fault = self._take_fault("upload")
+        if fault is not None:
+            hung = await self._serve_fault(request, "upload", {}, fault)
+            if hung is not None:
+                return hung
+            if fault.kind == "ratelimit":
+                headers = {"Retry-After": str(fault.retry_after)}
+                return web.Response(status=429, text="ratelimited", headers=headers)
+            status = fault.status if fault.kind == "server" else 400
+            return web.Response(status=status, text=fault.error or "upload_failed")
         data = await request.read()
         upload.content = data
         return web.Response(status=200, text=f"OK - {len(data)}")
@@ -720,6 +825,15 @@ class SlackStub:
             message["blocks"] = args["blocks"]
         if args.get("thread_ts"):
             message["thread_ts"] = str(args["thread_ts"])
+        metadata = args.get("metadata")
+        if isinstance(metadata, str):
+            with contextlib.suppress(ValueError):
+                metadata = json.loads(metadata)
+        if isinstance(metadata, dict) and metadata.get("event_type"):
+            message["metadata"] = {
+                "event_type": str(metadata["event_type"]),
+                "event_payload": metadata.get("event_payload") or {},
+            }
         return message
 
     def _consume_trigger(self, trigger_id: Any) -> None:
@@ -876,6 +990,27 @@ class SlackStub:
             obj["name"] = chan.name
             obj["name_normalized"] = chan.name
         return {"channel": obj}
+
+    def _conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
+        """conversations.history: newest first; metadata only with include_all_metadata."""
+        chan = self._channels.get(str(args.get("channel", "")))
+        if chan is None:
+            raise SlackError("channel_not_found")
+        if not (chan.is_im or chan.is_mpim) and self.bot_user_id not in chan.members:
+            raise SlackError("not_in_channel")
+        try:
+            limit = min(max(int(args.get("limit") or 100), 1), 999)
+        except (TypeError, ValueError) as exc:
+            raise SlackError("invalid_limit") from exc
+        with_metadata = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
+        found: list[dict[str, Any]] = []
+        for message in reversed(self._messages.get(chan.id, [])):
+            if message.get("thread_ts") not in (None, message["ts"]):
+                continue  # replies live in conversations.replies
+            found.append({k: v for k, v in message.items() if k != "metadata" or with_metadata})
+            if len(found) >= limit:
+                break
+        return {"messages": found, "has_more": False, "pin_count": 0}
 
     def _chat_post_message(self, args: dict[str, Any]) -> dict[str, Any]:
         """chat.postMessage."""

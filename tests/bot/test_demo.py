@@ -7,8 +7,10 @@ import io
 import os
 import re
 import signal
+import socket
 from pathlib import Path
 
+import pytest
 from aiohttp import ClientSession, web
 
 from bot.config import Settings
@@ -40,6 +42,16 @@ async def test_script_tells_the_whole_story() -> None:
     assert "reminded 1" in text and "reminded 0" in text
     assert "This check-in expired without an answer." in text
     assert "expired 2" in text
+    # promises: logged, listed with buttons, kept, renegotiated, reminded and broken
+    assert "Promise logged" in text and "*Your open promises*" in text
+    assert "*kept* on time" in text
+    assert "picks Friday 4 December" in text and "┌ Renegotiate ┐" in text
+    assert "⏰ Due today — did you keep it?" in text and "*broken*" in text
+    # the digest, posted by tick once #account-health is subscribed, with its chart
+    assert "This channel is subscribed to the weekly trust digest" in text
+    assert "digests 1" in text
+    assert "new message in #account-health:\n      == Trust digest" in text
+    assert "[image: Trust trend, last 12 weeks]" in text
     # user text is shown as typed, never as a Slack token
     assert "They won't sign <until the SSO fix ships> & legal is slow" in text
     assert "&lt;" not in text and "&amp;" not in text and "<!date" not in text
@@ -91,34 +103,49 @@ async def test_run_demo_ignores_the_environment_and_never_calls_slack(tmp_path: 
     assert "━━ Done ━━" in out.getvalue()
 
 
-async def test_interactive_keeps_running_until_sigterm() -> None:
-    busy = web.AppRunner(web.Application())
-    await busy.setup()
-    await web.TCPSite(busy, "127.0.0.1", 0).start()
-    taken = busy.addresses[0][1]  # the wanted stand-in port is in use: a random one is used
+async def test_interactive_serves_the_workspace_page_until_sigterm() -> None:
     out = io.StringIO()
-    task = asyncio.create_task(run_interactive(out, stub_port=taken))
+    task = asyncio.create_task(run_interactive(out, port=_free_port()))
     try:
-        deadline = asyncio.get_running_loop().time() + 30
+        deadline = asyncio.get_running_loop().time() + 60
         while "Press Ctrl-C" not in out.getvalue():
             assert not task.done(), out.getvalue()
             assert asyncio.get_running_loop().time() < deadline
             await asyncio.sleep(0.05)
         text = out.getvalue()
+        page = re.search(r"Open (http://127\.0\.0\.1:\d+/) in your browser", text)
         bot_url = re.search(r"http://127\.0\.0\.1:\d+/slack/events", text)
-        api_url = re.search(r"Slack stand-in \(Web API\): (http://127\.0\.0\.1:(\d+)/api/)", text)
-        assert bot_url and api_url and int(api_url.group(2)) != taken
+        assert page and bot_url, text
+        assert "30 sample accounts" in text and "This week's digest is posted" in text
+        assert re.search(r'/checkin "[^"]+" call @dana', text)  # the tour names a real account
         async with ClientSession() as session:
+            async with session.get(page.group(1)) as resp:
+                html = await resp.text()
+            assert resp.status == 200
+            assert "Trust digest" in html and "# account-health" in html
             async with session.post(bot_url.group(0), data=b"unsigned") as resp:
                 assert resp.status == 401  # the real bot verifies signatures
-            async with session.post(api_url.group(1) + "auth.test") as resp:
-                assert (await resp.json())["error"] == "not_authed"
         os.kill(os.getpid(), signal.SIGTERM)
-        await asyncio.wait_for(task, 10)
+        await asyncio.wait_for(task, 15)
     finally:
         task.cancel()
-        await busy.cleanup()
     assert out.getvalue().rstrip().endswith("Stopping…")
+
+
+def test_a_taken_port_is_named_at_once(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        settings = Settings(_env_file=None, port=port)  # type: ignore[call-arg]
+        assert run_demo(settings, script=False, out=io.StringIO()) == 1
+    assert f"port {port} on 127.0.0.1 is taken" in capsys.readouterr().err
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def test_render_blocks() -> None:

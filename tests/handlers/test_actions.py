@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from sqlalchemy import select
 
 from storage import tables as t
@@ -64,15 +66,44 @@ async def test_rating_click_stores_and_updates_in_place(bot: Bot) -> None:
 
 async def test_second_click_changes_nothing_and_is_polite(bot: Bot) -> None:
     await log_checkin(bot)
-    message = dm_of(bot, BOB)
+    message = dm_of(bot, BOB)  # the old message, still with its buttons (a stale client)
     for label in ("2", "5"):
         b = button(message, label)
         await bot.slack.click(
             user_id=BOB, action_id=b["action_id"], value=b["value"], message=message
         )
+        # The click is acknowledged before it is stored; the second comes after the first
+        # has been saved and shown (two clicks at once: the next test).
+        await eventually(lambda: bot.stub.calls_to("chat.update"))
     await eventually(lambda: any("already answered" in str(r.body) for r in bot.stub.responses))
     row = await checkin_row(bot, BOB)
     assert row.rating == 2
+    # the stale message may be redrawn, but only ever with the first answer
+    for call in bot.stub.calls_to("chat.update"):
+        assert "2 · " in str(call.args["blocks"]) and "5 · " not in str(call.args["blocks"])
+
+
+async def test_two_clicks_at_once_store_one_answer_and_tell_the_other(bot: Bot) -> None:
+    await log_checkin(bot)
+    message = dm_of(bot, BOB)
+    clicks = [button(message, label) for label in ("2", "5")]
+    await asyncio.gather(
+        *(
+            bot.slack.click(
+                user_id=BOB, action_id=b["action_id"], value=b["value"], message=message
+            )
+            for b in clicks
+        )
+    )
+    await eventually(lambda: any("already answered" in str(r.body) for r in bot.stub.responses))
+    await eventually(lambda: bot.stub.calls_to("chat.update"))
+    row = await checkin_row(bot, BOB)
+    assert row.status == "answered" and row.rating in (2, 5)
+    # the DM may be redrawn by both clicks, but only ever with the answer that was stored
+    for call in bot.stub.calls_to("chat.update"):
+        assert f"{row.rating} · " in str(call.args["blocks"])
+        assert f"{7 - row.rating} · " not in str(call.args["blocks"])
+    assert f"{row.rating} · " in str(dm_of(bot, BOB)["blocks"])
 
 
 async def test_someone_else_cannot_answer(bot: Bot) -> None:

@@ -23,11 +23,12 @@ async def add_account(bot: Bot, text: str, user: str = ALICE) -> None:
 
 
 async def promise(bot: Bot, text: str, user: str = ALICE) -> None:
-    before = len(bot.stub.responses)
+    """Log a promise and wait for its own confirmation (sent once it is stored)."""
     reply = await bot.slack.command("/promise", text, user_id=user)
     assert reply.status == 200
     if not reply.json().get("text"):
-        await eventually(lambda: len(bot.stub.responses) > before)
+        token = bot.slack.last_response_url.rsplit("/", 1)[-1]
+        await eventually(lambda: any(r.url_token == token for r in bot.stub.responses))
 
 
 async def checkin(bot: Bot, text: str, user: str = ALICE) -> None:

@@ -36,14 +36,6 @@ STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?\+00:00$")
 DAY = re.compile(r"^\d{4}-\d\d-\d\d$")
 
 
-@pytest.fixture
-async def engine(tmp_path: Path) -> Any:
-    eng = db.create_engine(f"sqlite+aiosqlite:///{tmp_path / 'export.db'}")
-    await db.upgrade(eng)
-    yield eng
-    await eng.dispose()
-
-
 def read(path: Path) -> list[dict[str, str]]:
     with path.open(encoding="utf-8", newline="") as f:
         return list(csv.DictReader(f))
@@ -321,7 +313,7 @@ async def test_files_are_replaced_whole(engine, tmp_path: Path) -> None:
 async def test_all_files_come_from_one_snapshot(engine, tmp_path: Path, monkeypatch) -> None:
     """A promise committed while the export runs is in none of the files, not half of them."""
     await generate(engine, team_id=T1, accounts=3, weeks=2, now=NOW)
-    writer = db.create_engine(str(engine.url))
+    writer = db.create_engine(engine.url.render_as_string(hide_password=False))
     write = export._write
 
     async def write_then_interfere(conn: Any, path: Path, kind: str, team: str | None) -> int:

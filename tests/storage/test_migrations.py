@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import inspect, text
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import bindparam, inspect, text
 
 from storage import db, queries
+from storage.tables import UTCDateTime, metadata
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+
+
+def utc(day: int, hour: int) -> datetime:
+    return datetime(2026, 11, day, hour, 0, tzinfo=UTC)
 
 
 def url_for(path: Path) -> str:
@@ -19,7 +30,15 @@ def url_for(path: Path) -> str:
 
 
 @pytest.fixture
-async def engine(tmp_path):
+async def engine(database_url):
+    """An engine on a blank database (SQLite or PostgreSQL), not migrated."""
+    eng = db.create_engine(database_url)
+    yield eng
+    await eng.dispose()
+
+
+@pytest.fixture
+async def sqlite_engine(tmp_path):
     eng = db.create_engine(url_for(tmp_path / "t.db"))
     yield eng
     await eng.dispose()
@@ -30,11 +49,11 @@ async def pragma(engine, name):
         return (await conn.execute(text(f"PRAGMA {name}"))).scalar_one()
 
 
-async def test_engine_sets_wal_foreign_keys_and_busy_timeout(engine):
-    assert str(await pragma(engine, "journal_mode")).lower() == "wal"
-    assert await pragma(engine, "foreign_keys") == 1
-    assert await pragma(engine, "busy_timeout") == 5000
-    assert await pragma(engine, "synchronous") == 1  # NORMAL
+async def test_engine_sets_wal_foreign_keys_and_busy_timeout(sqlite_engine):
+    assert str(await pragma(sqlite_engine, "journal_mode")).lower() == "wal"
+    assert await pragma(sqlite_engine, "foreign_keys") == 1
+    assert await pragma(sqlite_engine, "busy_timeout") == 5000
+    assert await pragma(sqlite_engine, "synchronous") == 1  # NORMAL
 
 
 async def test_plain_sqlite_connection_has_no_foreign_keys(tmp_path):
@@ -48,7 +67,7 @@ async def test_plain_sqlite_connection_has_no_foreign_keys(tmp_path):
 
 async def test_foreign_keys_are_enforced(engine):
     await db.upgrade(engine)
-    with pytest.raises(Exception, match="FOREIGN KEY"):
+    with pytest.raises(Exception, match=r"(?i)foreign key"):
         async with engine.begin() as conn:
             await conn.execute(
                 text(
@@ -92,27 +111,33 @@ async def test_upgrade_from_0001_keeps_data(engine):
         tables = await conn.run_sync(table_names)
     assert "accounts" in tables
     assert "away_periods" not in tables
+    # what the code of revision 0001 wrote, in that schema's own SQL; timestamps as
+    # parameters so that each backend stores them its own way (naive UTC text on SQLite)
+    stamps = {"t0": utc(20, 9), "t1": utc(20, 10), "t3": utc(23, 10)}
+    params = [bindparam(name, type_=UTCDateTime()) for name in stamps]
     async with engine.begin() as conn:
         await conn.execute(
             text(
                 "INSERT INTO accounts (id, team_id, name, name_key, tier, created_by, created_at)"
-                " VALUES (1, 'T1', 'Acme Oy', 'acme oy', 'A', 'U1', '2026-11-20 10:00:00')"
-            )
+                " VALUES (1, 'T1', 'Acme Oy', 'acme oy', 'A', 'U1', :t1)"
+            ).bindparams(params[1]),
+            stamps,
         )
         await conn.execute(
             text(
                 "INSERT INTO interactions (id, team_id, account_id, kind, occurred_at,"
                 " logged_by, note, source, created_at) VALUES (1, 'T1', 1, 'call',"
-                " '2026-11-20 09:00:00', 'U1', 'kickoff', 'slash_command',"
-                " '2026-11-20 10:00:00')"
-            )
+                " :t0, 'U1', 'kickoff', 'slash_command', :t1)"
+            ).bindparams(params[0], params[1]),
+            stamps,
         )
         await conn.execute(
             text(
                 "INSERT INTO checkins (id, team_id, interaction_id, user_id, status, created_at,"
                 " expires_at, rating, delivery_attempts) VALUES (1, 'T1', 1, 'U2', 'answered',"
-                " '2026-11-20 10:00:00', '2026-11-23 10:00:00', 4, 0)"
-            )
+                " :t1, :t3, 4, 0)"
+            ).bindparams(params[1], params[2]),
+            stamps,
         )
     await db.upgrade(engine)
     assert await db.current_revision(engine) == db.head_revision()
@@ -130,6 +155,67 @@ async def test_upgrade_from_0001_keeps_data(engine):
         assert detail.checkin.status == "answered"
         # the new tables work on the upgraded database
         assert await queries.current_away(conn, team_id="T1", user_id="U2", now=NOW) is None
+
+
+def _downgrade(connection, revision: str) -> None:
+    cfg = db.alembic_config()
+    cfg.attributes["connection"] = connection
+    command.downgrade(cfg, revision)
+
+
+async def downgrade(engine, revision: str) -> None:
+    async with engine.begin() as conn:
+        await conn.run_sync(_downgrade, revision)
+
+
+async def test_migrations_go_down_to_blank_and_up_again(engine):
+    await db.upgrade(engine)
+    await downgrade(engine, "base")
+    assert await db.current_revision(engine) is None
+    async with engine.connect() as conn:
+        assert await conn.run_sync(table_names) <= {"alembic_version"}
+    await db.upgrade(engine)
+    assert await db.current_revision(engine) == db.head_revision()
+
+
+async def test_each_migration_downgrades_one_step(engine):
+    revisions = [
+        s.revision for s in ScriptDirectory.from_config(db.alembic_config()).walk_revisions()
+    ]
+    await db.upgrade(engine)
+    for revision, previous in zip(revisions, [*revisions[1:], "base"], strict=True):
+        await downgrade(engine, previous)
+        assert await db.current_revision(engine) == (None if previous == "base" else previous)
+        await db.upgrade(engine, revision)
+        await downgrade(engine, previous)
+
+
+def schema_differences(sync_conn, server_defaults: bool) -> list[Any]:
+    context = MigrationContext.configure(
+        sync_conn, opts={"compare_type": True, "compare_server_default": server_defaults}
+    )
+    return list(compare_metadata(context, metadata))
+
+
+async def test_migrated_schema_matches_the_tables_module(engine):
+    """Migrations and storage/tables.py describe the same schema: types, nulls, indexes."""
+    await db.upgrade(engine)
+    # Alembic misreads SQLite's reflected '' defaults; PostgreSQL's compare reliably.
+    server_defaults = engine.dialect.name == "postgresql"
+    async with engine.connect() as conn:
+        assert await conn.run_sync(schema_differences, server_defaults) == []
+
+
+async def test_processes_starting_at_once_migrate_once(database_url):
+    """Several bot processes may start together on a blank database: all come up at head."""
+    engines = [db.create_engine(database_url) for _ in range(3)]
+    try:
+        await asyncio.gather(*(db.upgrade(e) for e in engines))
+        for e in engines:
+            assert await db.current_revision(e) == db.head_revision()
+    finally:
+        for e in engines:
+            await e.dispose()
 
 
 async def test_backup_copies_live_database(tmp_path):

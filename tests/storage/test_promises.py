@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import event, func, select
 
-from storage import db, queries
 from storage import promises as pq
+from storage import queries
 from storage import tables as t
 from storage.models import PromiseFigures
+from tests.storage.conftest import race
 
 T1, T2 = "T1", "T2"
 ALICE, BOB, CAROL = "UALICE", "UBOB", "UCAROL"
@@ -20,20 +22,6 @@ TODAY = NOW.date()
 H = timedelta(hours=1)
 D = timedelta(days=1)
 US = timedelta(microseconds=1)
-
-
-@pytest.fixture
-async def engine(tmp_path):
-    eng = db.create_engine(f"sqlite+aiosqlite:///{tmp_path / 'p.db'}")
-    await db.upgrade(eng)
-    yield eng
-    await eng.dispose()
-
-
-@pytest.fixture
-async def conn(engine):
-    async with engine.begin() as connection:
-        yield connection
 
 
 async def account(conn, name="Acme", team=T1, owner=None):
@@ -426,13 +414,70 @@ async def test_two_connections_racing_for_a_reminder_only_one_wins(engine):
     async with engine.begin() as conn:
         acc = await account(conn)
         p = await promise(conn, acc)
-    results = []
-    for _ in range(2):
+
+    async def claim(conn):
+        return await pq.claim_promise_reminder(conn, team_id=T1, promise_id=p.id, seq=1, now=NOW)
+
+    assert await race(engine, claim) == (True, False)
+    async with engine.connect() as conn:
+        stored = await get(conn, p)
+    assert stored is not None and stored.reminder_seq == 1
+
+
+async def test_many_processes_claiming_one_reminder_at_once_one_wins(engine):
+    async with engine.begin() as conn:
+        acc = await account(conn)
+        p = await promise(conn, acc)
+
+    async def claim() -> bool:
         async with engine.begin() as conn:
-            results.append(
-                await pq.claim_promise_reminder(conn, team_id=T1, promise_id=p.id, seq=1, now=NOW)
+            return await pq.claim_promise_reminder(
+                conn, team_id=T1, promise_id=p.id, seq=1, now=NOW
             )
-    assert results == [True, False]
+
+    assert sorted(await asyncio.gather(*(claim() for _ in range(5)))) == [False] * 4 + [True]
+
+
+async def test_keeping_and_renegotiating_at_once_only_one_applies(engine):
+    async with engine.begin() as conn:
+        p = await promise(conn, await account(conn))
+
+    async def keep_or_move(conn):
+        kept = await resolve(conn, p, "kept", in_time=True)
+        return kept or await renegotiate(conn, p, TODAY + 9 * D)
+
+    assert await race(engine, keep_or_move) == (True, False)
+    async with engine.connect() as conn:
+        stored = await get(conn, p)
+        history = await events(conn, p)
+    assert stored is not None and (stored.status, stored.due_date) == ("kept", p.due_date)
+    assert [e.kind for e in history] == ["created", "kept"]
+
+
+async def test_an_edit_waiting_on_another_records_what_the_first_left(engine):
+    """The second edit's "was" is the first edit's text, not the text both started from."""
+    async with engine.begin() as conn:
+        p = await promise(conn, await account(conn), text="send deck")
+    texts = iter(["send the deck", "send the deck today"])
+
+    async def edit(conn):
+        return await pq.edit_promise(
+            conn,
+            team_id=T1,
+            promise_id=p.id,
+            actor_id=ALICE,
+            text=next(texts),
+            owner_id=ALICE,
+            due_date=p.due_date,
+            now=NOW,
+        )
+
+    assert await race(engine, edit) == (True, True)
+    async with engine.connect() as conn:
+        stored = await get(conn, p)
+        notes = [e.note for e in await events(conn, p) if e.kind == "edited"]
+    assert stored is not None and stored.text == "send the deck today"
+    assert notes == ["text was: send deck", "text was: send the deck"]
 
 
 async def test_reminder_candidates_open_due_by_paged_across_teams(conn):

@@ -8,27 +8,14 @@ from typing import Any
 
 import pytest
 
-from storage import db, queries
+from storage import queries
 from storage.queries import NewCheckIn
+from tests.storage.conftest import race
 
 T1, T2 = "T1", "T2"
 ALICE, BOB, CAROL = "UALICE", "UBOB", "UCAROL"
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 H = timedelta(hours=1)
-
-
-@pytest.fixture
-async def engine(tmp_path):
-    eng = db.create_engine(f"sqlite+aiosqlite:///{tmp_path / 'q.db'}")
-    await db.upgrade(eng)
-    yield eng
-    await eng.dispose()
-
-
-@pytest.fixture
-async def conn(engine):
-    async with engine.begin() as connection:
-        yield connection
 
 
 async def account(conn, name="Acme Oy", team=T1, **kw):
@@ -585,3 +572,113 @@ async def test_draft_only_by_its_user_and_team(conn):
 
 async def test_take_missing_draft(conn):
     assert await queries.take_draft(conn, team_id=T1, user_id=ALICE, draft_id=999, now=NOW) is None
+
+
+# --- two processes at once -------------------------------------------------------------------
+
+
+async def pending_checkin(engine):
+    async with engine.begin() as conn:
+        acc = await account(conn)
+        inter, (c,) = await interaction(conn, acc)
+    return inter, c
+
+
+async def test_two_processes_claiming_one_reminder_one_wins(engine):
+    _, c = await pending_checkin(engine)
+
+    async def claim(conn):
+        return await queries.claim_reminder(conn, team_id=T1, checkin_id=c.id, now=NOW + 5 * H)
+
+    assert await race(engine, claim) == (True, False)
+
+
+async def test_an_answer_and_a_skip_at_once_only_one_counts(engine):
+    _, c = await pending_checkin(engine)
+    moves = iter(["answer", "skip"])
+
+    async def move(conn):
+        if next(moves) == "answer":
+            return await answer(conn, c.id, rating=2)
+        return await queries.close_checkin(
+            conn, team_id=T1, checkin_id=c.id, status="skipped", now=NOW + H, user_id=ALICE
+        )
+
+    assert await race(engine, move) == (True, False)
+    async with engine.connect() as conn:
+        d = await queries.get_checkin(conn, team_id=T1, checkin_id=c.id)
+    assert d is not None and (d.checkin.status, d.checkin.rating) == ("answered", 2)
+
+
+async def test_a_draft_taken_by_two_clicks_at_once_is_used_once(engine):
+    async with engine.begin() as conn:
+        draft_id = await queries.create_draft(
+            conn, team_id=T1, user_id=ALICE, kind="checkin", payload="{}", now=NOW
+        )
+
+    async def take(conn):
+        return await queries.take_draft(
+            conn, team_id=T1, user_id=ALICE, draft_id=draft_id, now=NOW + H
+        )
+
+    first, second = await race(engine, take)
+    assert first is not None and second is None
+
+
+async def test_the_same_teammate_added_twice_at_once_gets_one_checkin(engine):
+    inter, _ = await pending_checkin(engine)
+
+    async def add(conn):
+        added = await queries.add_checkins(
+            conn, team_id=T1, interaction_id=inter.id, now=NOW, checkins=[new(CAROL)]
+        )
+        return [c.user_id for c in added]
+
+    assert await race(engine, add) == ([CAROL], [])
+    async with engine.connect() as conn:
+        everyone = await queries.checkins_for_interaction(conn, team_id=T1, interaction_id=inter.id)
+    assert [c.user_id for c in everyone] == [ALICE, CAROL]
+
+
+async def test_one_account_name_created_twice_at_once_is_a_duplicate(engine):
+    async def create(conn):
+        return await account(conn, "Acme Oy")
+
+    with pytest.raises(queries.DuplicateAccountError):
+        await race(engine, create)
+    async with engine.connect() as conn:
+        assert [a.name for a in await queries.list_accounts(conn, team_id=T1)] == ["Acme Oy"]
+
+
+async def test_a_user_refreshed_by_two_processes_at_once_keeps_the_last(engine):
+    names = iter(["alice", "Alice A."])
+
+    async def refresh(conn):
+        return await queries.upsert_user(
+            conn,
+            team_id=T1,
+            user_id=ALICE,
+            name=next(names),
+            tz="Europe/Helsinki",
+            is_bot=False,
+            deleted=False,
+            is_admin=True,
+            now=NOW,
+        )
+
+    await race(engine, refresh)
+    async with engine.connect() as conn:
+        users = await queries.get_users(conn, team_id=T1, user_ids=[ALICE])
+    assert users[ALICE].name == "Alice A." and users[ALICE].is_admin is True
+
+
+async def test_slack_deliveries_recorded_by_two_processes_at_once(engine):
+    orders = iter([[(T1, "a"), (T1, "b")], [(T1, "b"), (T1, "a"), (T1, "c")]])
+
+    async def record(conn):
+        await queries.record_deliveries(conn, keys=next(orders), now=NOW, forget_before=NOW - 2 * H)
+
+    await race(engine, record)
+    async with engine.connect() as conn:
+        for key in "abc":
+            assert await queries.delivery_seen(conn, team_id=T1, key=key)

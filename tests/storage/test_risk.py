@@ -6,10 +6,8 @@ from datetime import UTC, date, datetime, timedelta
 from itertools import count
 from typing import Any
 
-import pytest
 from sqlalchemy import insert
 
-from storage import db
 from storage import tables as t
 from storage.risk import account_signals, account_signals_weekly, load_accounts
 
@@ -17,15 +15,6 @@ T1, T2 = "T1", "T2"
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
 _ids = count(1)
-
-
-@pytest.fixture
-async def conn(tmp_path):
-    engine = db.create_engine(f"sqlite+aiosqlite:///{tmp_path / 'r.db'}")
-    await db.upgrade(engine)
-    async with engine.begin() as connection:
-        yield connection
-    await engine.dispose()
 
 
 async def add_account(conn: Any, name: str, team: str = T1, tier: str = "A") -> int:
@@ -267,33 +256,24 @@ async def test_load_accounts_filters_by_tier(conn) -> None:
     assert names == ["Small"]
 
 
-async def test_concurrent_queries_on_own_connections_give_the_same_signals(tmp_path) -> None:
-    engine = db.create_engine(f"sqlite+aiosqlite:///{tmp_path / 'p.db'}")
-    await db.upgrade(engine)
-    try:
-        async with engine.begin() as conn:
-            acme = await add_account(conn, "Acme")
-            await add_account(conn, "Quiet", tier="C")
-            for days_ago, rating in [(1, 2), (9, 4), (16, 5), (40, 3)]:
-                at = NOW - days_ago * DAY
-                i = await add_interaction(
-                    conn, acme, at, kind="complaint" if days_ago == 1 else "call"
-                )
-                await add_checkin(conn, i, at=at, rating=rating, concern="late", direction="worse")
-                await add_checkin(conn, i, at=at, status="expired")
-            await add_promise(conn, acme, due=date(2026, 11, 10))
-            await add_promise(
-                conn, acme, due=date(2026, 11, 1), status="broken", closed=NOW - 3 * DAY
-            )
-        async with engine.connect() as conn:
-            accounts = await load_accounts(conn, team_id=T1)
-            one_by_one = await account_signals_weekly(
-                conn, team_id=T1, now=NOW, weeks_back=3, accounts=accounts
-            )
-            together = await account_signals_weekly(
-                conn, team_id=T1, now=NOW, weeks_back=3, accounts=accounts, engine=engine
-            )
-        assert together == one_by_one
-        assert together[0][0].broken == 1 and together[0][0].concerns == 3  # 1, 9 and 16 days ago
-    finally:
-        await engine.dispose()
+async def test_concurrent_queries_on_own_connections_give_the_same_signals(engine) -> None:
+    async with engine.begin() as conn:
+        acme = await add_account(conn, "Acme")
+        await add_account(conn, "Quiet", tier="C")
+        for days_ago, rating in [(1, 2), (9, 4), (16, 5), (40, 3)]:
+            at = NOW - days_ago * DAY
+            i = await add_interaction(conn, acme, at, kind="complaint" if days_ago == 1 else "call")
+            await add_checkin(conn, i, at=at, rating=rating, concern="late", direction="worse")
+            await add_checkin(conn, i, at=at, status="expired")
+        await add_promise(conn, acme, due=date(2026, 11, 10))
+        await add_promise(conn, acme, due=date(2026, 11, 1), status="broken", closed=NOW - 3 * DAY)
+    async with engine.connect() as conn:
+        accounts = await load_accounts(conn, team_id=T1)
+        one_by_one = await account_signals_weekly(
+            conn, team_id=T1, now=NOW, weeks_back=3, accounts=accounts
+        )
+        together = await account_signals_weekly(
+            conn, team_id=T1, now=NOW, weeks_back=3, accounts=accounts, engine=engine
+        )
+    assert together == one_by_one
+    assert together[0][0].broken == 1 and together[0][0].concerns == 3  # 1, 9 and 16 days ago
