@@ -134,15 +134,7 @@ class HealthService:
             return []
         async with self.svc.engine.connect() as conn:
             accounts = await rq.load_accounts(conn, team_id=team_id, account_ids=account_ids)
-            signals = await rq.account_signals(
-                conn,
-                team_id=team_id,
-                now=now,
-                accounts=accounts,
-                window_weeks=self.rules.window_weeks,
-                recent_days=self.rules.recent_days,
-            )
-        return assess_ranked(signals, now=now, rules=self.rules)
+            return await self._assess_loaded(conn, team_id=team_id, now=now, accounts=accounts)
 
     async def my_accounts(self, *, team_id: str, user_id: str, now: datetime) -> MyAccounts:
         """The accounts a user owns or, owning none, took part in recently; ranked by risk."""
@@ -163,12 +155,12 @@ class HealthService:
     async def _assess(
         self, conn: AsyncConnection, *, team_id: str, now: datetime, tiers: tuple[str, ...]
     ) -> list[Assessment]:
-        accounts = await rq.load_accounts(
-            conn,
-            team_id=team_id,
-            tiers=tiers,
-            created_before=now,
-        )
+        accounts = await rq.load_accounts(conn, team_id=team_id, tiers=tiers, created_before=now)
+        return await self._assess_loaded(conn, team_id=team_id, now=now, accounts=accounts)
+
+    async def _assess_loaded(
+        self, conn: AsyncConnection, *, team_id: str, now: datetime, accounts: list[Account]
+    ) -> list[Assessment]:
         signals = await rq.account_signals(
             conn,
             team_id=team_id,
