@@ -84,8 +84,7 @@ class DigestService:
         """Workspace admins and the configured managers may (un)subscribe channels."""
         if user_id in self.svc.settings.manager_ids:
             return True
-        user = (await self.svc.users(team_id=team_id, user_ids=[user_id], now=now)).get(user_id)
-        return bool(user and user.is_admin)
+        return await self.svc.is_admin(team_id=team_id, user_id=user_id, now=now)
 
     async def _check(self, *, team_id: str, user_id: str, channel_id: str, now: datetime) -> None:
         if not await self.may_manage(team_id=team_id, user_id=user_id, now=now):

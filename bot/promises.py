@@ -150,8 +150,7 @@ class PromiseService:
         p = detail.promise
         if user_id in {p.owner_id, p.created_by, detail.account_owner_id}:
             return True
-        user = (await self.svc.users(team_id=p.team_id, user_ids=[user_id], now=now)).get(user_id)
-        return bool(user and user.is_admin)
+        return await self.svc.is_admin(team_id=p.team_id, user_id=user_id, now=now)
 
     async def _guard(
         self, team_id: str, user_id: str, promise_id: int, now: datetime

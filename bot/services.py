@@ -26,6 +26,9 @@ from storage.models import Account, AwayPeriod, CheckInDetail, Interaction, Slac
 log = logging.getLogger(__name__)
 
 USER_CACHE_TTL = timedelta(hours=24)
+# A decision that rests on someone being an admin reads it at most this old, so a
+# demoted admin loses the rights within minutes, not a day.
+ADMIN_CHECK_TTL = timedelta(minutes=5)
 MAX_DELIVERY_ATTEMPTS = 3
 BATCH = 200
 
@@ -199,10 +202,23 @@ class Services:
 
     # --- users ----------------------------------------------------------------------
 
+    async def is_admin(self, *, team_id: str, user_id: str, now: datetime) -> bool:
+        """Whether the user is a workspace admin or owner (looked up at most minutes ago)."""
+        users = await self.users(
+            team_id=team_id, user_ids=[user_id], now=now, max_age=ADMIN_CHECK_TTL
+        )
+        user = users.get(user_id)
+        return bool(user and user.is_admin)
+
     async def users(
-        self, *, team_id: str, user_ids: Iterable[str], now: datetime
+        self,
+        *,
+        team_id: str,
+        user_ids: Iterable[str],
+        now: datetime,
+        max_age: timedelta = USER_CACHE_TTL,
     ) -> dict[str, SlackUser | None]:
-        """Users by id from the cache, asking users.info for missing or stale ones."""
+        """Users by id from the cache, asking users.info for missing or older ones."""
         ids = list(dict.fromkeys(user_ids))
         async with self.engine.connect() as conn:
             cached = await q.get_users(conn, team_id=team_id, user_ids=ids)
@@ -210,7 +226,7 @@ class Services:
         fresh: list[SlackUser] = []
         for user_id in ids:
             user = cached.get(user_id)
-            if user is not None and now - user.fetched_at < USER_CACHE_TTL:
+            if user is not None and now - user.fetched_at < max_age:
                 result[user_id] = user
                 continue
             try:

@@ -179,6 +179,20 @@ async def test_digest_subscription_needs_an_admin_and_the_bot_in_the_channel(bot
     assert "isn't subscribed" in answer["text"]
 
 
+async def test_a_demoted_admin_loses_digest_rights_within_minutes(bot: Bot) -> None:
+    bot.stub.add_user(CAROL, name="carol", tz="Europe/Helsinki", is_admin=True)
+    bot.stub.add_channel("C1", name="general", members=[ALICE, BOB, CAROL, "UBOT"])
+    answer = await trust(bot, "digest here", user=CAROL)
+    assert "subscribed to the weekly trust digest" in answer["text"]
+    bot.stub.add_user(CAROL, name="carol", tz="Europe/Helsinki", is_admin=False)
+    bot.clock.advance(minutes=1)  # still within the admin check's few minutes: cached
+    answer = await trust(bot, "digest here monday 10:00", user=CAROL)
+    assert "updated for" in answer["text"]
+    bot.clock.advance(minutes=10)  # the user cache (a day) would still say admin
+    answer = await trust(bot, "digest off", user=CAROL)
+    assert "Only workspace admins" in answer["text"]
+
+
 async def test_bad_digest_schedules_get_clear_answers(bot: Bot) -> None:
     bot.stub.add_user(CAROL, name="carol", tz="Europe/Helsinki", is_admin=True)
     bot.stub.add_channel("C1", name="general", members=[ALICE, BOB, CAROL, "UBOT"])
