@@ -55,7 +55,10 @@ async def _feedback(
         await tell(respond, body, NOT_YOURS)
     elif outcome.status == "missing":
         await tell(respond, body, MISSING)
-    if (body.get("view") or {}).get("type") == "home" or outcome.status == "saved":
+    # Only a click on the Home tab redraws it: a click in the DM happens on the Messages tab,
+    # and opening Home again sends app_home_opened, which redraws it anyway. (Redrawing after
+    # every DM answer was most of an answer's cost: the Home assesses the user's accounts.)
+    if (body.get("view") or {}).get("type") == "home":
         await svc.publish_home(team_id=team_id, user_id=user_id, now=svc.now())
 
 
@@ -304,7 +307,10 @@ async def _promise_feedback(
                 response_type="ephemeral",
                 replace_original=False,
             )
-    if (body.get("view") or {}).get("type") == "home" or outcome.status == "saved":
+    # Only a click on the Home tab redraws it: a click in the DM happens on the Messages tab,
+    # and opening Home again sends app_home_opened, which redraws it anyway. (Redrawing after
+    # every DM answer was most of an answer's cost: the Home assesses the user's accounts.)
+    if (body.get("view") or {}).get("type") == "home":
         await svc.publish_home(team_id=team_id, user_id=user_id, now=svc.now())
 
 
