@@ -31,9 +31,6 @@ class Settings(BaseSettings):
     quiet_hours_end: int = Field(default=8, ge=0, le=23)
     default_timezone: str = "UTC"
     tick_interval_seconds: int = Field(default=60, ge=5)
-    # How many requests may do their work after the ack at once; the rest wait their turn
-    # (first come, first served), so a burst finishes early requests first.
-    after_ack_concurrency: int = Field(default=8, ge=1, le=256)
     log_level: str = "INFO"
 
     # How often each tier expects contact (the risk model's "silence" rule), in days.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
@@ -118,7 +117,6 @@ class Services:
         self.health = HealthService(self)
         self.digests = DigestService(self)
         self.subscriptions_changed: Callable[[], None] | None = None
-        self.after_ack = asyncio.Semaphore(settings.after_ack_concurrency)
 
     def on_subscriptions_changed(self) -> None:
         """Tell the scheduler (when one runs) to rebuild its digest jobs."""
