@@ -47,8 +47,9 @@ async def one(accounts: int, workdir: Path) -> dict[str, float]:
     started = time.perf_counter()
     if path.exists():
         generated = float("nan")  # reused from an earlier run (--keep)
-        async with db.create_engine(url).begin() as conn:
-            await conn.execute(text("DELETE FROM risk_snapshots"))  # time the backfill again
+        reused = db.create_engine(url)
+        await db.upgrade(reused)  # data from an older schema
+        await reused.dispose()
     else:
         await create_sample_database(
             url, team_id=TEAM, accounts=accounts, weeks=52, seed=7, now=NOW
@@ -67,13 +68,26 @@ async def one(accounts: int, workdir: Path) -> dict[str, float]:
         settings=settings,
         clock=lambda: NOW,
     )
+
+    async def clear_snapshots() -> None:
+        async with engine.begin() as conn:
+            await conn.execute(text("DELETE FROM risk_snapshots"))
+
     try:
-        timings = []
+        # The week's first digest also assesses every account as of a week ago (and stores
+        # that as last week's snapshot); later ones that week read it back.
+        firsts, later = [], []
         for _ in range(3):
+            await clear_snapshots()
             t0 = time.perf_counter()
             digest = await svc.health.digest(team_id=TEAM, now=NOW, chart=False)
             blocks = build_digest(digest)
-            timings.append(time.perf_counter() - t0)
+            firsts.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            digest = await svc.health.digest(team_id=TEAM, now=NOW, chart=False)
+            blocks = build_digest(digest)
+            later.append(time.perf_counter() - t0)
+        await clear_snapshots()
         t0 = time.perf_counter()
         await svc.health.digest(team_id=TEAM, now=NOW, chart=True)
         first_chart = time.perf_counter() - t0
@@ -84,7 +98,8 @@ async def one(accounts: int, workdir: Path) -> dict[str, float]:
         "checkins": counts["checkins"],
         "promises": counts["promises"],
         "generate_s": round(generated, 1),
-        "digest_s": round(min(timings), 3),
+        "first_digest_s": round(min(firsts), 3),
+        "digest_s": round(min(later), 3),
         "digest_blocks": len(blocks),
         "at_risk": len(digest.at_risk),
         "first_chart_backfill_s": round(first_chart, 2),
@@ -117,15 +132,16 @@ def main(argv: list[str]) -> int:
         rows.append(json.loads(out.strip().splitlines()[-1]))
         print(f"done {size}", file=sys.stderr)
     head = (
-        "| accounts | check-ins | promises | digest (s) | first chart backfill (s) "
-        "| peak RSS (MiB) | data generation (s) |"
+        "| accounts | check-ins | promises | digest (s) | week's first digest (s) "
+        "| first chart backfill (s) | peak RSS (MiB) | data generation (s) |"
     )
     print(head)
-    print("|" + " --- |" * 7)
+    print("|" + " --- |" * 8)
     for r in rows:
         print(
             f"| {r['accounts']:,} | {r['checkins']:,} | {r['promises']:,} | {r['digest_s']} "
-            f"| {r['first_chart_backfill_s']} | {r['peak_rss_mib']} | {r['generate_s']} |"
+            f"| {r['first_digest_s']} | {r['first_chart_backfill_s']} | {r['peak_rss_mib']} "
+            f"| {r['generate_s']} |"
         )
     return 0
 

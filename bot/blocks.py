@@ -28,6 +28,8 @@ MAX_NOTE_SHOWN = 600
 HOME_MAX_BLOCKS = 100
 HOME_MAX_CHECKINS = 15
 HOME_MAX_PROMISES = 15
+# A /checkin summary names at most this many people a list (then "and N more").
+MENTIONS_SHOWN = 25
 
 
 def _plain(text: str, emoji: bool = True) -> dict[str, Any]:
@@ -485,22 +487,41 @@ def build_logged(
     """Confirmation after /checkin: what was logged and who was asked."""
     lines = [f":memo: Logged a *{kind}* with *{escape(account_name)}*."]
     if asked:
-        lines.append("Check-ins sent to " + ", ".join(mention(u) for u in asked) + ".")
+        lines.append("Check-ins sent to " + _people(asked) + ".")
     if away:
-        lines.append(
-            ", ".join(mention(u) for u in away) + " is away: no check-in asked, counted as away."
-        )
-    for user_id, reason in skipped:
+        lines.append(_people(away) + " is away: no check-in asked, counted as away.")
+    for user_id, reason in skipped[:MENTIONS_SHOWN]:
         lines.append(f"{mention(user_id)} {reason}: no check-in.")
+    if len(skipped) > MENTIONS_SHOWN:
+        lines.append(f"{len(skipped) - MENTIONS_SHOWN:,} more mentioned get no check-in.")
     if undelivered:
         lines.append(
             "Couldn't DM "
-            + ", ".join(mention(u) for u in undelivered)
+            + _people(undelivered)
             + " yet; I'll try again. Their check-ins are saved."
         )
     if not own_opened:
         lines.append("Your own check-in is waiting in your DMs and on the App Home.")
     return [_section("\n".join(lines))]
+
+
+def _people(user_ids: Sequence[str]) -> str:
+    """Mentions of the first few users, then how many more (a section holds 3,000 characters)."""
+    shown = ", ".join(mention(u) for u in user_ids[:MENTIONS_SHOWN])
+    rest = len(user_ids) - MENTIONS_SHOWN
+    return shown if rest <= 0 else f"{shown} and {rest:,} more"
+
+
+def build_sending(*, account_name: str, kind: str, count: int) -> list[Block]:
+    """Before a large check-in fan-out goes out: it is logged, and the DMs are on their way."""
+    return [
+        _section(
+            f":hourglass_flowing_sand: Logged a *{kind}* with *{escape(account_name)}*. "
+            f"Sending check-ins to {count:,} teammates by DM: Slack lets an app send a few "
+            "hundred messages a minute, so this takes a few minutes. I'll tell you here when "
+            "they are out; the check-ins are saved already."
+        )
+    ]
 
 
 def build_notice(title: str, text: str) -> dict[str, Any]:

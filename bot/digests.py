@@ -9,6 +9,7 @@ errors, timeouts) is retried with growing gaps within the same week; a permanent
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -169,8 +170,13 @@ class DigestService:
     # --- posting -----------------------------------------------------------------------
 
     async def run_due(self, now: datetime) -> int:
-        """Post every digest due at `now` (and retries that are due); returns how many posted."""
+        """Post every digest due at `now` (and retries that are due); returns how many posted.
+
+        Channels sharing a workspace and tiers get the same digest at the same instant, so
+        each distinct one is computed (and its chart drawn) once per run.
+        """
         posted = 0
+        built: dict[tuple[str, tuple[str, ...]], Digest] = {}
         async with self.svc.engine.connect() as conn:
             subs = await dq.active_subscriptions(conn)
         for sub in subs:
@@ -183,14 +189,16 @@ class DigestService:
                 post_id = await dq.claim_post(conn, subscription=sub, week=week, now=now)
             if post_id is None:
                 continue  # another process (or an earlier tick) has it
-            posted += await self._attempt(sub, post_id, week, attempts=0, now=now)
+            posted += await self._attempt(sub, post_id, week, attempts=0, now=now, built=built)
         async with self.svc.engine.connect() as conn:
             retries = await dq.due_retries(conn, now=now)
         for post in retries:
-            posted += await self._retry(post, now)
+            posted += await self._retry(post, now, built)
         return posted
 
-    async def _retry(self, post: DigestPost, now: datetime) -> int:
+    async def _retry(
+        self, post: DigestPost, now: datetime, built: dict[tuple[str, tuple[str, ...]], Digest]
+    ) -> int:
         async with self.svc.engine.connect() as conn:
             subs = {s.id: s for s in await dq.active_subscriptions(conn, team_id=post.team_id)}
         sub = subs.get(post.subscription_id)
@@ -220,6 +228,7 @@ class DigestService:
             attempts=post.attempts,
             now=now,
             look_first=uncertain_error(post.error),
+            built=built,
         )
 
     async def _attempt(
@@ -231,10 +240,14 @@ class DigestService:
         attempts: int,
         now: datetime,
         look_first: bool = False,
+        built: dict[tuple[str, tuple[str, ...]], Digest],
     ) -> int:
         attempts += 1
         try:
-            digest = await self.build(team_id=sub.team_id, now=now, tiers=sub.tiers)
+            digest = built.get((sub.team_id, sub.tiers))
+            if digest is None:
+                digest = await self.build(team_id=sub.team_id, now=now, tiers=sub.tiers)
+                built[(sub.team_id, sub.tiers)] = digest
             # Never twice: a post that may have landed is looked for before another one.
             response = await post_once(
                 self.svc.client,
@@ -282,13 +295,10 @@ class DigestService:
         if not digest.chart or digest.accounts == 0:
             return None
         try:
-            from bot.chart import render_trend_chart
-
-            png = render_trend_chart(
-                [s.week for s in digest.chart],
-                [s.at_risk for s in digest.chart],
-                [s.avg_trust for s in digest.chart],
-                title="At-risk accounts and average trust, last 12 weeks",
+            png = _chart_png(
+                tuple(s.week for s in digest.chart),
+                tuple(s.at_risk for s in digest.chart),
+                tuple(s.avg_trust for s in digest.chart),
             )
             await self.svc.client.files_upload_v2(
                 channel=sub.channel_id,
@@ -302,6 +312,21 @@ class DigestService:
             log.warning("digest chart not uploaded", extra={"subscription": sub.id, "error": error})
             return error
         return None
+
+
+@functools.lru_cache(maxsize=8)
+def _chart_png(
+    weeks: tuple[date, ...], at_risk: tuple[int, ...], avg_trust: tuple[float | None, ...]
+) -> bytes:
+    # drawn once for all the channels a tick posts the same chart to (~70 ms a drawing)
+    from bot.chart import render_trend_chart
+
+    return render_trend_chart(
+        list(weeks),
+        list(at_risk),
+        list(avg_trust),
+        title="At-risk accounts and average trust, last 12 weeks",
+    )
 
 
 def _error(exc: Exception) -> str:

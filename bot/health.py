@@ -7,12 +7,14 @@ and `trustloop digest preview`.
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.risk import (
@@ -31,6 +33,8 @@ from storage.models import Account, Interaction, PromiseDetail, Snapshot
 
 if TYPE_CHECKING:
     from bot.services import Services
+
+log = logging.getLogger(__name__)
 
 CHART_WEEKS = 12
 RECENT_PARTICIPATION_WEEKS = 8
@@ -181,13 +185,12 @@ class HealthService:
         weeks_back: int,
     ) -> list[list[Assessment]]:
         """Assessments as of `now` and each of the `weeks_back` weeks before, in one pass."""
-        accounts = await rq.load_accounts(conn, team_id=team_id, tiers=tiers, created_before=now)
         series = await rq.account_signals_weekly(
             conn,
             team_id=team_id,
             now=now,
             weeks_back=weeks_back,
-            accounts=accounts,
+            tiers=tiers,
             window_weeks=self.rules.window_weeks,
             recent_days=self.rules.recent_days,
             engine=self.svc.engine,
@@ -233,12 +236,31 @@ class HealthService:
     async def digest(
         self, *, team_id: str, now: datetime, tiers: tuple[str, ...] = (), chart: bool = True
     ) -> Digest:
-        """The digest for the week ending at `now`."""
+        """The digest for the week ending at `now`.
+
+        "New" and "recovered" compare with the accounts at risk a week earlier: last week's
+        snapshot when one is stored with them (the one the trend chart shows), else assessed
+        as of `now - 7 days` in the same pass as `now` and stored as last week's snapshot,
+        so a workspace's later digests that week assess only the present.
+        """
         start = now - timedelta(days=7)
+        last_monday = week_monday(now) - timedelta(weeks=1)
+        before: list[Assessment] | None = None
         async with self.svc.engine.connect() as conn:
-            current, before = await self._assess_weekly(
-                conn, team_id=team_id, now=now, tiers=tiers, weeks_back=1
+            stored = await snapshots(
+                conn, team_id=team_id, since=last_monday, until=last_monday, ids=True
             )
+            known = stored.get(last_monday)
+            if known is not None and known.at_risk_ids is not None:
+                was_at_risk = known.at_risk_ids
+                (current,) = await self._assess_weekly(
+                    conn, team_id=team_id, now=now, tiers=tiers, weeks_back=0
+                )
+            else:
+                current, before = await self._assess_weekly(
+                    conn, team_id=team_id, now=now, tiers=tiers, weeks_back=1
+                )
+                was_at_risk = frozenset(a.account.id for a in before if a.level == AT_RISK)
             this_week = WeekFigures(
                 *await rq.team_promise_week(conn, team_id=team_id, start=start, end=now)
             )
@@ -252,7 +274,14 @@ class HealthService:
             overdue_list = await pq.list_promises(
                 conn, team_id=team_id, scope="overdue", today=now.date(), limit=500
             )
-        was_at_risk = {a.account.id for a in before if a.level == AT_RISK}
+        if before is not None and not tiers:  # a snapshot covers every account
+            try:
+                async with self.svc.engine.begin() as conn:
+                    await save_snapshot(
+                        conn, team_id=team_id, snapshot=_snapshot(last_monday, before), now=now
+                    )
+            except DBAPIError as exc:  # only a saving lost: the next digest assesses it again
+                log.warning("risk snapshot not stored", extra={"error": type(exc).__name__})
         at_risk = [a for a in current if a.level == AT_RISK]
         now_ids = {a.account.id for a in at_risk}
         recovered = [
@@ -319,6 +348,7 @@ class HealthService:
 def _snapshot(week: date, assessed: list[Assessment]) -> Snapshot:
     trusts = [a.trust for a in assessed if a.trust is not None]
     return Snapshot(
+        at_risk_ids=frozenset(a.account.id for a in assessed if a.level == AT_RISK),
         week=week,
         at_risk=sum(1 for a in assessed if a.level == AT_RISK),
         watch=sum(1 for a in assessed if a.level == WATCH),

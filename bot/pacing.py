@@ -15,7 +15,12 @@ A `Pacer` is shared by all calls of one client, per method (chat.postMessage: pe
   method's documented rate, so a long fan-out keeps to the limit instead of finding it again
   with a 429 per call;
 - a refused call is retried (up to `MAX_RATE_LIMIT_RETRIES` times) until it goes through: a
-  rate limit delays a message, it does not lose it.
+  rate limit delays a message, it does not lose it;
+- chat.postMessage also has a workspace-wide ceiling ("several hundred messages a minute"),
+  and a 429 does not say which limit it was: 429s on two different channels within
+  `WORKSPACE_SIGNAL_SECONDS` mean the ceiling, so all posts then take turns at one more
+  gate, paced at `POST_PER_WORKSPACE_PER_MINUTE` (a fan-out of DMs to many users would
+  otherwise meet the ceiling again with every channel it has not posted to yet).
 
 A method Slack has not refused lately costs nothing: no waiting, no lock.
 """
@@ -55,6 +60,9 @@ METHOD_TIERS = {
 }
 POST_MESSAGE = "chat.postMessage"
 POST_PER_CHANNEL_PER_MINUTE = 60.0
+# Slack publishes no figure for the workspace ceiling, only "several hundred a minute".
+POST_PER_WORKSPACE_PER_MINUTE = 300.0
+WORKSPACE_SIGNAL_SECONDS = 5.0
 PACE_SECONDS = 60.0  # how long after a 429 calls of the method stay spaced out
 MAX_RATE_LIMIT_RETRIES = 10
 
@@ -99,15 +107,18 @@ class Pacer:
         *,
         tier_per_minute: Mapping[int, float] | None = None,
         post_per_channel_per_minute: float = POST_PER_CHANNEL_PER_MINUTE,
+        post_per_workspace_per_minute: float = POST_PER_WORKSPACE_PER_MINUTE,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     ):
         self.tier_per_minute = dict(tier_per_minute or TIER_PER_MINUTE)
         self.post_per_channel_per_minute = post_per_channel_per_minute
+        self.post_per_workspace_per_minute = post_per_workspace_per_minute
         self.clock = clock
         self.sleep = sleep
         self.refusals = 0
         self._gates: dict[str, _Gate] = {}
+        self._last_post_refusal: tuple[str, float] | None = None  # (channel key, when)
 
     @staticmethod
     def key(method: str, args: Mapping[str, Any] | None = None) -> str:
@@ -119,6 +130,8 @@ class Pacer:
     def interval(self, key: str) -> float:
         """Seconds between calls at the documented rate of the gate's method."""
         method = key.split(" ", 1)[0]
+        if key == POST_MESSAGE:  # the workspace-wide gate of all posts
+            return 60.0 / self.post_per_workspace_per_minute
         if method == POST_MESSAGE:
             return 60.0 / self.post_per_channel_per_minute
         tier = METHOD_TIERS.get(method, 3)
@@ -126,6 +139,11 @@ class Pacer:
 
     async def wait(self, key: str) -> None:
         """Return when a call at `key` may go (at once unless Slack refused one lately)."""
+        await self._wait_at(key)
+        if key.startswith(POST_MESSAGE + " "):
+            await self._wait_at(POST_MESSAGE)  # and its turn among all posts
+
+    async def _wait_at(self, key: str) -> None:
         gate = self._gates.get(key)
         if gate is None or gate.open(self.clock()):
             return
@@ -134,10 +152,19 @@ class Pacer:
     def refused(self, key: str, retry_after: float) -> None:
         """Slack answered 429: close the gate for `retry_after` s, then pace its calls."""
         self.refusals += 1
+        now = self.clock()
+        self._refuse(key, now, retry_after)
+        if key.startswith(POST_MESSAGE + " "):
+            last = self._last_post_refusal
+            if last is not None and last[0] != key and now - last[1] <= WORKSPACE_SIGNAL_SECONDS:
+                self._refuse(POST_MESSAGE, now, retry_after)
+            self._last_post_refusal = (key, now)
+
+    def _refuse(self, key: str, now: float, retry_after: float) -> None:
         gate = self._gates.get(key)
         if gate is None:
             gate = self._gates[key] = _Gate(self.interval(key))
-        gate.refused(self.clock(), retry_after)
+        gate.refused(now, retry_after)
 
 
 def retry_after_seconds(response: HttpResponse) -> float:

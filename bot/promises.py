@@ -323,9 +323,9 @@ class PromiseService:
         if not claimed:
             return False
         try:
-            opened = await self.svc.client.conversations_open(users=p.owner_id)
-            await self.svc.client.chat_postMessage(
-                channel=opened["channel"]["id"],
+            await self.svc.post_dm(
+                team_id=p.team_id,
+                user_id=p.owner_id,
                 text=promise_blocks.reminder_fallback(detail, kind),
                 blocks=promise_blocks.build_promise_reminder(
                     detail, kind=kind, overdue_days=overdue_days

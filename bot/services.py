@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-from collections.abc import Callable, Iterable, Sequence
+import math
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,6 +32,40 @@ USER_CACHE_TTL = timedelta(hours=24)
 ADMIN_CHECK_TTL = timedelta(minutes=5)
 MAX_DELIVERY_ATTEMPTS = 3
 BATCH = 200
+# Up to this many users are looked up one by one with users.info: Slack's Tier 4 (100+ a
+# minute) lets a short burst through at once. Past it, users.info is paced at 0.6 s a user,
+# while one users.list page (Tier 2, 20+ a minute: 3 s) brings up to 200 members: listing
+# pays off unless the workspace has over 40 times as many members as there are users to
+# look up, and `INFO_CALLS_PER_LIST_PAGE` caps how far a listing goes for few of them.
+USERS_INFO_AT_MOST = 10
+USERS_LIST_PAGE = 200  # Slack: "no more than 200 results at a time" is recommended
+INFO_CALLS_PER_LIST_PAGE = 5  # one Tier 2 slot (3 s) is worth five Tier 4 ones (0.6 s)
+
+
+def _slack_user(
+    team_id: str, info: dict[str, Any], now: datetime, user_id: str | None = None
+) -> SlackUser:
+    """What we cache of a user object from users.info or users.list."""
+    user_id = user_id or str(info.get("id") or "")
+    return SlackUser(
+        team_id=team_id,
+        user_id=user_id,
+        name=str(info.get("name") or info.get("real_name") or user_id),
+        tz=info.get("tz"),
+        is_bot=bool(info.get("is_bot")) or user_id == "USLACKBOT",
+        deleted=bool(info.get("deleted")),
+        is_admin=bool(info.get("is_admin") or info.get("is_owner")),
+        fetched_at=now,
+    )
+
+
+@dataclass(eq=False)
+class _Listing:
+    """One users.list pass in progress: whom its callers want and whom it has seen."""
+
+    wanted: set[str]
+    seen: dict[str, SlackUser] = field(default_factory=dict)
+    task: asyncio.Task[None] = field(init=False)
 
 
 def slack_error(exc: Exception) -> str:
@@ -117,6 +153,7 @@ class Services:
         self.health = HealthService(self)
         self.digests = DigestService(self)
         self.subscriptions_changed: Callable[[], None] | None = None
+        self._listings: dict[str, _Listing] = {}  # users.list in progress, by workspace
 
     def on_subscriptions_changed(self) -> None:
         """Tell the scheduler (when one runs) to rebuild its digest jobs."""
@@ -216,17 +253,29 @@ class Services:
         now: datetime,
         max_age: timedelta = USER_CACHE_TTL,
     ) -> dict[str, SlackUser | None]:
-        """Users by id from the cache, asking users.info for missing or older ones."""
+        """Users by id from the cache; missing or older ones from Slack.
+
+        A few are asked with users.info (Tier 4, one call each); more than
+        `USERS_INFO_AT_MOST` are refreshed in bulk with users.list (see `_list_users`).
+        """
         ids = list(dict.fromkeys(user_ids))
         async with self.engine.connect() as conn:
             cached = await q.get_users(conn, team_id=team_id, user_ids=ids)
         result: dict[str, SlackUser | None] = {}
-        fresh: list[SlackUser] = []
+        stale: list[str] = []
         for user_id in ids:
             user = cached.get(user_id)
             if user is not None and now - user.fetched_at < max_age:
                 result[user_id] = user
-                continue
+            else:
+                stale.append(user_id)
+        if len(stale) > USERS_INFO_AT_MOST:
+            listed = await self._list_users(team_id=team_id, wanted=stale, now=now)
+            for user_id in [u for u in stale if u in listed]:
+                result[user_id] = listed[user_id]
+            stale = [u for u in stale if u not in listed]
+        fresh: list[SlackUser] = []
+        for user_id in stale:
             try:
                 info = (await self.client.users_info(user=user_id))["user"]
             except SlackApiError as exc:
@@ -234,39 +283,104 @@ class Services:
                     result[user_id] = None
                     continue
                 log.warning("users.info failed", extra={"user": user_id, "error": slack_error(exc)})
-                result[user_id] = user
+                result[user_id] = cached.get(user_id)
                 continue
             except SlackClientError as exc:
                 log.warning("users.info failed", extra={"user": user_id, "error": slack_error(exc)})
-                result[user_id] = user
+                result[user_id] = cached.get(user_id)
                 continue
-            fetched = SlackUser(
-                team_id=team_id,
-                user_id=user_id,
-                name=str(info.get("name") or info.get("real_name") or user_id),
-                tz=info.get("tz"),
-                is_bot=bool(info.get("is_bot")) or user_id == "USLACKBOT",
-                deleted=bool(info.get("deleted")),
-                is_admin=bool(info.get("is_admin") or info.get("is_owner")),
-                fetched_at=now,
-            )
+            fetched = _slack_user(team_id, info, now, user_id)
             fresh.append(fetched)
             result[user_id] = fetched
         if fresh:
             async with self.engine.begin() as conn:
-                for u in fresh:
-                    await q.upsert_user(
-                        conn,
-                        team_id=team_id,
-                        user_id=u.user_id,
-                        name=u.name,
-                        tz=u.tz,
-                        is_bot=u.is_bot,
-                        deleted=u.deleted,
-                        is_admin=u.is_admin,
-                        now=now,
-                    )
+                await q.upsert_users(conn, fresh)
         return result
+
+    async def _list_users(
+        self, *, team_id: str, wanted: Sequence[str], now: datetime
+    ) -> dict[str, SlackUser]:
+        """Wanted users found by paging through users.list, every member seen cached.
+
+        Concurrent callers share one listing per workspace (ten `/checkin`s at once page
+        through the members once): they add what they want to it and wait for it. It stops
+        when all wanted users were seen, at the end of the list, or when its pages have
+        cost as much rate limit as users.info for every wanted user would have (one Tier 2
+        page = `INFO_CALLS_PER_LIST_PAGE` Tier 4 calls); the caller asks users.info for the
+        rest.
+        """
+        listing = self._listings.get(team_id)
+        if listing is None or listing.task.done():
+            listing = _Listing(wanted=set(wanted))
+            listing.task = asyncio.create_task(self._run_listing(team_id, listing, now))
+            self._listings[team_id] = listing
+        else:
+            listing.wanted.update(wanted)
+        await asyncio.shield(listing.task)
+        return {u: listing.seen[u] for u in wanted if u in listing.seen}
+
+    async def _run_listing(self, team_id: str, listing: _Listing, now: datetime) -> None:
+        cursor = ""
+        pages = 0
+        while listing.wanted - listing.seen.keys():
+            budget = math.ceil(len(listing.wanted) / INFO_CALLS_PER_LIST_PAGE)
+            if pages >= budget:
+                return
+            try:
+                page = await self.client.users_list(limit=USERS_LIST_PAGE, cursor=cursor or None)
+            except SlackClientError as exc:
+                log.warning("users.list failed", extra={"error": slack_error(exc)})
+                return
+            pages += 1
+            members = [
+                _slack_user(team_id, m, now)
+                for m in page.get("members") or []
+                if isinstance(m, dict) and m.get("id")
+            ]
+            if members:
+                async with self.engine.begin() as conn:
+                    await q.upsert_users(conn, members)
+            # Everyone seen, not only the wanted: a caller that joins late may want them.
+            listing.seen.update((u.user_id, u) for u in members)
+            cursor = str((page.get("response_metadata") or {}).get("next_cursor") or "")
+            if not cursor:
+                return
+
+    # --- DMs ------------------------------------------------------------------------
+
+    async def dm_channel(self, *, team_id: str, user_id: str) -> str:
+        """The app's DM channel (D…) with a user: remembered, else conversations.open.
+
+        Posting needs no D… id (chat.postMessage takes the user id); reading a DM's history
+        and checking which DM a message is in do.
+        """
+        async with self.engine.connect() as conn:
+            known = await q.get_dm_channel(conn, team_id=team_id, user_id=user_id)
+        if known:
+            return known
+        opened = await self.client.conversations_open(users=user_id)
+        channel = str(opened["channel"]["id"])
+        await self.remember_dms(team_id=team_id, channels={user_id: channel})
+        return channel
+
+    def _dm_of(self, team_id: str, user_id: str) -> Callable[[], Awaitable[str]]:
+        async def resolve() -> str:
+            return await self.dm_channel(team_id=team_id, user_id=user_id)
+
+        return resolve
+
+    async def remember_dms(self, *, team_id: str, channels: dict[str, str]) -> None:
+        """Remember the DM channel ids Slack answered posts to user ids with."""
+        async with self.engine.begin() as conn:
+            await q.remember_dm_channels(conn, team_id=team_id, channels=channels)
+
+    async def post_dm(self, *, team_id: str, user_id: str, **message: Any) -> dict[str, Any]:
+        """chat.postMessage in the app's DM with a user (one call); its D… id is remembered."""
+        response = await self.client.chat_postMessage(channel=user_id, **message)
+        posted = dict(response.data) if isinstance(response.data, dict) else {}
+        if posted.get("channel"):
+            await self.remember_dms(team_id=team_id, channels={user_id: str(posted["channel"])})
+        return posted
 
     # --- interactions and check-ins ----------------------------------------------------
 
@@ -321,8 +435,13 @@ class Services:
         interaction: Interaction,
         participants: Sequence[str],
         now: datetime,
+        on_stored: Callable[[Sequence[str]], Awaitable[None]] | None = None,
     ) -> Logged:
-        """Ask each valid teammate of an interaction for a check-in by DM."""
+        """Ask each valid teammate of an interaction for a check-in by DM.
+
+        `on_stored` hears who is being asked once their check-ins are stored, before the
+        DMs go out (a large fan-out takes minutes under Slack's rate limits).
+        """
         others = [u for u in dict.fromkeys(participants) if u != interaction.logged_by]
         skipped: list[Skipped] = []
         valid: list[str] = []
@@ -353,12 +472,15 @@ class Services:
             ]
             account = await q.get_account(conn, team_id=team_id, account_id=interaction.account_id)
         assert account is not None
-        asked: list[str] = []
+        pending = [d for d in details if d.checkin.status == q.PENDING]
+        asked = [d.checkin.user_id for d in pending]
+        if on_stored is not None and asked:
+            await on_stored(asked)
         undelivered: list[str] = []
-        for detail in details:
-            if detail.checkin.status != q.PENDING:
-                continue
-            asked.append(detail.checkin.user_id)
+        # One after another: posts keep to Slack's limits at the client's shared gates
+        # (bot.pacing), which a sequential fan-out keeps busy; more at once would only
+        # wait there in line, or meet the limit together.
+        for detail in pending:
             if not await self.deliver(detail):
                 undelivered.append(detail.checkin.user_id)
         return Logged(
@@ -372,21 +494,26 @@ class Services:
         )
 
     async def deliver(self, detail: CheckInDetail, *, reminder: bool = False) -> bool:
-        """DM a check-in (or its reminder) to its user; the outcome is recorded either way."""
+        """DM a check-in (or its reminder) to its user; the outcome is recorded either way.
+
+        One chat.postMessage to the user id: Slack posts in the app's DM with them and names
+        the DM in its answer, which is recorded (answers update the message there).
+        """
         c = detail.checkin
         try:
-            opened = await self.client.conversations_open(users=c.user_id)
-            channel = opened["channel"]["id"]
             # Never twice: after a failure that may have landed, look before posting again.
             posted = await post_once(
                 self.client,
-                channel=channel,
+                channel=c.dm_channel or c.user_id,
+                history_channel=None if c.dm_channel else self._dm_of(c.team_id, c.user_id),
                 event_type="trustloop_checkin",
                 key={"checkin": c.id, "reminder": reminder},
                 look_first=not reminder and uncertain_error(c.delivery_error),
                 text=("Reminder — " if reminder else "") + blocks.checkin_fallback(detail),
                 blocks=blocks.build_checkin_message(detail, reminder=reminder),
             )
+            answered = str(posted.get("channel") or "")
+            channel = answered or c.dm_channel or c.user_id
         except SlackClientError as exc:
             log.warning(
                 "check-in DM failed",
@@ -416,6 +543,10 @@ class Services:
                     dm_channel=channel,
                     dm_ts=posted["ts"],
                     error=None,
+                )
+            if answered and answered != c.user_id:
+                await q.remember_dm_channels(
+                    conn, team_id=c.team_id, channels={c.user_id: answered}
                 )
         return True
 

@@ -15,15 +15,17 @@ Whether a failed call is retried depends on whether Slack may already have done 
 A message that must appear exactly once (a check-in DM, a weekly digest) goes through
 `post_once`: it carries an id in its message metadata, and after an uncertain failure the
 conversation's recent history is read to find out whether it landed before anything posts
-it again. When that cannot be found out (for example the app lacks the history scope), the
-failure becomes `Unconfirmed` and the message is not posted again: a missing message is
-reported, a duplicate never happens.
+it again. A DM is posted to the user's id (Slack posts it in the app's DM with that user
+and answers with the DM's D… id); its history is read under the D… id, which the caller
+supplies (`history_channel`) only on that rare path. When whether it landed cannot be found
+out (for example the app lacks the history scope), the failure becomes `Unconfirmed` and
+the message is not posted again: a missing message is reported, a duplicate never happens.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from aiohttp import (
@@ -223,10 +225,19 @@ def uncertain_error(code: str | None) -> bool:
 
 
 async def find_posted(
-    client: AsyncWebClient, *, channel: str, metadata: Mapping[str, Any]
+    client: AsyncWebClient,
+    *,
+    channel: str,
+    metadata: Mapping[str, Any],
+    history_channel: Callable[[], Awaitable[str]] | None = None,
 ) -> dict[str, Any] | None:
-    """The recent message in `channel` carrying `metadata`, or None; Unconfirmed if unreadable."""
+    """The recent message in `channel` carrying `metadata`, or None; Unconfirmed if unreadable.
+
+    `history_channel` names the conversation to read when `channel` is a user id (a DM).
+    """
     try:
+        if history_channel is not None:
+            channel = await history_channel()
         history = await client.conversations_history(
             channel=channel, limit=HISTORY_LOOKBACK, include_all_metadata=True
         )
@@ -248,6 +259,7 @@ async def post_once(
     event_type: str,
     key: Mapping[str, Any],
     look_first: bool = False,
+    history_channel: Callable[[], Awaitable[str]] | None = None,
     **message: Any,
 ) -> dict[str, Any]:
     """chat.postMessage for a message that must appear once; `key` goes into its metadata.
@@ -256,10 +268,14 @@ async def post_once(
     history is read before posting. After an uncertain failure the history is read too; if
     the message is there it counts as posted. Raises `Unconfirmed` when that cannot be found
     out, and the original error when the message certainly or evidently did not land.
+    `history_channel`: where to read the history when `channel` is a user id (their DM's
+    D… id, which conversations.history needs); called only when the history is read.
     """
     metadata = {"event_type": event_type, "event_payload": dict(key)}
     if look_first:
-        found = await find_posted(client, channel=channel, metadata=metadata)
+        found = await find_posted(
+            client, channel=channel, metadata=metadata, history_channel=history_channel
+        )
         if found is not None:
             log.info("message found posted by an earlier attempt", extra={"key": dict(key)})
             return found
@@ -268,7 +284,9 @@ async def post_once(
     except Exception as exc:
         if not uncertain(exc):
             raise
-        found = await find_posted(client, channel=channel, metadata=metadata)
+        found = await find_posted(
+            client, channel=channel, metadata=metadata, history_channel=history_channel
+        )
         if found is None:
             raise
         log.info(

@@ -118,5 +118,5 @@ async def _tell_elsewhere(
     try:
         await client.views_open(trigger_id=body["trigger_id"], view=build_notice("Not saved", text))
     except (SlackClientError, KeyError):
-        opened = await client.conversations_open(users=user)
-        await client.chat_postMessage(channel=opened["channel"]["id"], text=text)
+        # A user id as channel: Slack posts in the app's DM with them (no conversations.open).
+        await client.chat_postMessage(channel=user, text=text)

@@ -14,6 +14,8 @@ from bot.text import escape
 from storage.models import Account
 
 log = logging.getLogger(__name__)
+# Above this many teammates a /checkin says the DMs are on their way before sending them.
+PROGRESS_ABOVE = 20
 
 
 async def start_checkin(
@@ -54,8 +56,23 @@ async def start_checkin(
             log.warning("check-in modal did not open", extra={"error": slack_error(exc)})
     if logged.own is not None and not opened:
         opened = await svc.deliver(logged.own)
+
+    async def sending(asked: Sequence[str]) -> None:
+        # Many DMs take minutes under Slack's rate limits: say at once that they are coming.
+        if respond is not None and len(asked) > PROGRESS_ABOVE:
+            await respond(
+                text=f"Logged a {kind} with {escape(account.name)}; sending check-ins.",
+                blocks=blocks.build_sending(account_name=account.name, kind=kind, count=len(asked)),
+                response_type="ephemeral",
+                replace_original=False,
+            )
+
     invited = await svc.invite(
-        team_id=team_id, interaction=logged.interaction, participants=participants, now=now
+        team_id=team_id,
+        interaction=logged.interaction,
+        participants=participants,
+        now=now,
+        on_stored=sending,
     )
     if respond is not None:
         summary = blocks.build_logged(

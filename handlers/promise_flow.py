@@ -69,9 +69,9 @@ async def log_promise(
 async def notify_owner(svc: Services, detail: promise_blocks.PromiseDetail) -> None:
     """Tell an owner someone else logged a promise for them (best effort)."""
     try:
-        opened = await svc.client.conversations_open(users=detail.promise.owner_id)
-        await svc.client.chat_postMessage(
-            channel=opened["channel"]["id"],
+        await svc.post_dm(
+            team_id=detail.promise.team_id,
+            user_id=detail.promise.owner_id,
             text=f"A promise to {escape(detail.account_name)} is yours now.",
             blocks=promise_blocks.build_promise_for_owner(detail),
         )

@@ -251,7 +251,7 @@ async def _after_promise_change(
             # Promise modals open from a message only in the submitter's own DM (reminders
             # and hand-overs go to the owner); metadata naming any other conversation was
             # tampered with and must not make the bot overwrite someone else's message.
-            own_dm = (await svc.client.conversations_open(users=user_id))["channel"]["id"]
+            own_dm = await svc.dm_channel(team_id=detail.promise.team_id, user_id=user_id)
             if own_dm == str(data["ch"]):
                 await svc.client.chat_update(
                     channel=own_dm,

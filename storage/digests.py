@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from typing import Any
 
@@ -231,31 +232,50 @@ async def posts(conn: AsyncConnection, *, team_id: str) -> list[DigestPost]:
 async def save_snapshot(
     conn: AsyncConnection, *, team_id: str, snapshot: Snapshot, now: datetime
 ) -> None:
-    """Store a week's risk counts (the first computation of a week stands)."""
+    """Store a week's risk counts (the first computation of a week stands).
+
+    A snapshot stored without its at-risk accounts (before migration 0007) is replaced by
+    one that has them, so counts and accounts always come from the same computation.
+    """
+    r = t.risk_snapshots
+    values = {
+        "at_risk": snapshot.at_risk,
+        "watch": snapshot.watch,
+        "healthy": snapshot.healthy,
+        "unknown": snapshot.unknown,
+        "avg_trust": snapshot.avg_trust,
+        "computed_at": now,
+        "at_risk_ids": _ids_json(snapshot.at_risk_ids),
+    }
     try:
         async with conn.begin_nested():
-            await conn.execute(
-                insert(t.risk_snapshots).values(
-                    team_id=team_id,
-                    week=snapshot.week,
-                    at_risk=snapshot.at_risk,
-                    watch=snapshot.watch,
-                    healthy=snapshot.healthy,
-                    unknown=snapshot.unknown,
-                    avg_trust=snapshot.avg_trust,
-                    computed_at=now,
-                )
-            )
+            await conn.execute(insert(r).values(team_id=team_id, week=snapshot.week, **values))
     except IntegrityError:
-        pass
+        if snapshot.at_risk_ids is not None:
+            await conn.execute(
+                update(r)
+                .where(r.c.team_id == team_id, r.c.week == snapshot.week, r.c.at_risk_ids.is_(None))
+                .values(**values)
+            )
 
 
-async def snapshots(conn: AsyncConnection, *, team_id: str, since: date) -> dict[date, Snapshot]:
-    """Stored weekly snapshots from `since` on."""
+async def snapshots(
+    conn: AsyncConnection,
+    *,
+    team_id: str,
+    since: date,
+    until: date | None = None,
+    ids: bool = False,
+) -> dict[date, Snapshot]:
+    """Stored weekly snapshots from `since` on (to `until`); their at-risk accounts if `ids`."""
     r = t.risk_snapshots
-    rows = await conn.execute(
-        select(r).where(r.c.team_id == team_id, r.c.week >= since).order_by(r.c.week)
-    )
+    columns = [r.c.week, r.c.at_risk, r.c.watch, r.c.healthy, r.c.unknown, r.c.avg_trust]
+    if ids:
+        columns.append(r.c.at_risk_ids)
+    query = select(*columns).where(r.c.team_id == team_id, r.c.week >= since)
+    if until is not None:
+        query = query.where(r.c.week <= until)
+    rows = await conn.execute(query.order_by(r.c.week))
     return {
         row.week: Snapshot(
             week=row.week,
@@ -264,6 +284,15 @@ async def snapshots(conn: AsyncConnection, *, team_id: str, since: date) -> dict
             healthy=row.healthy,
             unknown=row.unknown,
             avg_trust=row.avg_trust,
+            at_risk_ids=_ids(row.at_risk_ids) if ids else None,
         )
         for row in rows
     }
+
+
+def _ids_json(ids: frozenset[int] | None) -> str | None:
+    return None if ids is None else json.dumps(sorted(ids), separators=(",", ":"))
+
+
+def _ids(text: str | None) -> frozenset[int] | None:
+    return None if text is None else frozenset(int(i) for i in json.loads(text))

@@ -252,7 +252,11 @@ class DigestPost:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """A workspace's risk counts and average trust for one week (for the trend chart)."""
+    """A workspace's risk counts and average trust for one week (trend chart, last week's risk).
+
+    `at_risk_ids` are the accounts at risk that week; None when not known (a snapshot stored
+    before they were kept, or read without them).
+    """
 
     week: date
     at_risk: int
@@ -260,3 +264,4 @@ class Snapshot:
     healthy: int
     unknown: int
     avg_trust: float | None
+    at_risk_ids: frozenset[int] | None = None

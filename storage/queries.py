@@ -572,6 +572,64 @@ async def get_users(
     }
 
 
+USER_ROWS_PER_STATEMENT = 500  # 7 values a row: far below SQLite's 32,766 parameters
+
+
+async def upsert_users(conn: AsyncConnection, users: Sequence[SlackUser]) -> None:
+    """Insert or refresh many cached Slack users (a users.list page or more) at once."""
+    for start in range(0, len(users), USER_ROWS_PER_STATEMENT):
+        chunk = users[start : start + USER_ROWS_PER_STATEMENT]
+        stmt = _insert_for(conn)(t.slack_users).values(
+            [
+                {
+                    "team_id": u.team_id,
+                    "user_id": u.user_id,
+                    "name": u.name,
+                    "tz": u.tz,
+                    "is_bot": int(u.is_bot),
+                    "deleted": int(u.deleted),
+                    "is_admin": int(u.is_admin),
+                    "fetched_at": u.fetched_at,
+                }
+                for u in chunk
+            ]
+        )
+        refreshed = ("name", "tz", "is_bot", "deleted", "is_admin", "fetched_at")
+        await conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["team_id", "user_id"],
+                set_={c: stmt.excluded[c] for c in refreshed},
+            )
+        )
+
+
+async def get_dm_channel(conn: AsyncConnection, *, team_id: str, user_id: str) -> str | None:
+    """The app's DM channel (D…) with a cached user, if Slack has named it to us."""
+    found = await conn.execute(
+        select(t.slack_users.c.dm_channel).where(
+            t.slack_users.c.team_id == team_id, t.slack_users.c.user_id == user_id
+        )
+    )
+    return found.scalar_one_or_none()
+
+
+async def remember_dm_channels(
+    conn: AsyncConnection, *, team_id: str, channels: dict[str, str]
+) -> None:
+    """Remember DM channel ids by user id (only for users already in the cache)."""
+    # No placeholder rows: a user not cached yet gets the DM id from the next DM's answer.
+    for user_id, channel in channels.items():
+        await conn.execute(
+            update(t.slack_users)
+            .where(
+                t.slack_users.c.team_id == team_id,
+                t.slack_users.c.user_id == user_id,
+                or_(t.slack_users.c.dm_channel.is_(None), t.slack_users.c.dm_channel != channel),
+            )
+            .values(dm_channel=channel)
+        )
+
+
 # --- away ---------------------------------------------------------------------------
 
 

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage import tables as t
 from storage.models import Account, AccountSignals, Interaction, WeekRating
-from storage.queries import ANSWERED, AWAY, EXPIRED, _account, _interaction
+from storage.queries import ANSWERED, AWAY, EXPIRED, _interaction
 
 COMPLAINT = "complaint"
 KEPT, BROKEN, OPEN = "kept", "broken", "open"
@@ -38,7 +38,16 @@ async def load_accounts(
 ) -> list[Account]:
     """The workspace's accounts, optionally only some tiers or ids, or those that existed then."""
     a = t.accounts
-    query = select(a).where(a.c.team_id == team_id)
+    query = select(
+        a.c.id,
+        a.c.team_id,
+        a.c.name,
+        a.c.tier,
+        a.c.yearly_value,
+        a.c.owner_id,
+        a.c.created_by,
+        a.c.created_at,
+    ).where(a.c.team_id == team_id)
     if tiers:
         query = query.where(a.c.tier.in_(list(tiers)))
     if account_ids is not None:
@@ -46,7 +55,11 @@ async def load_accounts(
     if created_before is not None:
         query = query.where(a.c.created_at <= created_before)
     rows = await conn.execute(query.order_by(a.c.id))
-    return [_account(r) for r in rows.all()]
+    # positional: a digest loads every account, and Row attribute access costs more
+    return [
+        Account(id_, team, name, tier, value, owner, by, at)
+        for id_, team, name, tier, value, owner, by, at in rows.tuples().all()
+    ]
 
 
 async def account_signals(
@@ -77,7 +90,8 @@ async def account_signals_weekly(
     team_id: str,
     now: datetime,
     weeks_back: int,
-    accounts: Sequence[Account],
+    accounts: Sequence[Account] | None = None,
+    tiers: Sequence[str] = (),
     window_weeks: int = 12,
     recent_days: int = 28,
     engine: AsyncEngine | None = None,
@@ -87,12 +101,17 @@ async def account_signals_weekly(
     Item k of the result is as of `now - k weeks`, seeing only data at or before that
     instant. Each query scans the union of the windows once and splits it per instant with
     conditional aggregates, so the digest's "a week ago" and the trend chart's twelve weeks
-    cost little more than one assessment.
+    cost little more than one assessment. Without `accounts`, the workspace's accounts (of
+    `tiers`) that existed at `now` are loaded alongside the signal queries.
     """
-    if not accounts:
+    if accounts is not None and not accounts:
         return [[] for _ in range(weeks_back + 1)]
-    ids = [a.id for a in accounts]
-    only = None if len(ids) > 500 else ids  # long IN lists cost more than filtering in Python
+    ids = None if accounts is None else [a.id for a in accounts]
+    # long IN lists cost more than filtering in Python
+    only = None if ids is None or len(ids) > 500 else ids
+    loaded: asyncio.Future[Sequence[Account]] = asyncio.get_running_loop().create_future()
+    if accounts is not None:
+        loaded.set_result(accounts)
     instants = [now - timedelta(weeks=k) for k in range(weeks_back + 1)]
     oldest = instants[-1]
     start = oldest - timedelta(weeks=window_weeks)
@@ -106,31 +125,39 @@ async def account_signals_weekly(
         return [] if only is None else [column.in_(only)]
 
     weeks: list[dict[int, list[WeekRating]]] = [defaultdict(list) for _ in range(n)]
+    total_weeks = window_weeks + weeks_back
+    by_week: list[Sequence[Any]] = [() for _ in range(total_weeks)]
 
-    async def _ratings(conn: AsyncConnection) -> None:
-        # answered ratings per account and week, weeks counted back from `now`
-        total_weeks = window_weeks + weeks_back
-        bucket = case(
-            *[(c.c.answered_at >= now - timedelta(weeks=k + 1), k) for k in range(total_weeks)],
-            else_=total_weeks,
-        )
-        rows = await conn.execute(
-            select(i.c.account_id, bucket, func.avg(c.c.rating), func.count())
-            .join(i, i.c.id == c.c.interaction_id)
-            .where(
-                c.c.team_id == team_id,
-                c.c.answered_at >= start,
-                c.c.answered_at <= now,
-                c.c.status == ANSWERED,
-                *scoped(i.c.account_id),
-            )
-            .group_by(i.c.account_id, bucket)
-            .order_by(i.c.account_id, bucket)  # each account's weeks arrive newest first
-        )
-        for account_id, ago, avg, count in rows.all():
-            ago, average, count = int(ago), float(avg), int(count)
+    def _ratings_of(agos: range) -> Callable[[AsyncConnection], Awaitable[None]]:
+        # Answered ratings per account in the week `ago` weeks back from `now`: one indexed
+        # range scan per week costs half of one scan bucketing every row with a CASE.
+        async def part(conn: AsyncConnection) -> None:
+            for ago in agos:
+                newest = now - timedelta(weeks=ago)
+                rows = await conn.execute(
+                    select(i.c.account_id, func.avg(c.c.rating), func.count())
+                    .join(i, i.c.id == c.c.interaction_id)
+                    .where(
+                        c.c.team_id == team_id,
+                        c.c.answered_at >= now - timedelta(weeks=ago + 1),
+                        c.c.answered_at <= newest if ago == 0 else c.c.answered_at < newest,
+                        c.c.status == ANSWERED,
+                        *scoped(i.c.account_id),
+                    )
+                    .group_by(i.c.account_id)
+                )
+                by_week[ago] = rows.all()
+
+        return part
+
+    def _spread_ratings() -> None:
+        # each account's weeks newest first, as of each instant
+        for ago, rows in enumerate(by_week):
             for k in range(max(0, ago - window_weeks + 1), min(n, ago + 1)):
-                weeks[k][account_id].append(WeekRating(ago - k, average, count))
+                into = weeks[k]
+                weeks_ago = ago - k
+                for account_id, avg, count in rows:
+                    into[account_id].append(WeekRating(weeks_ago, float(avg), int(count)))
 
     async def _contacts(conn: AsyncConnection) -> None:
         # last contact and last complaint, as of each instant
@@ -162,8 +189,9 @@ async def account_signals_weekly(
                     if complaint is not None and complaint >= window_start:
                         data[k][row[0]]["last_complaint_at"] = complaint
         # Accounts silent for a whole window: one indexed max per account, only for those.
+        known = await loaded
         for k, instant in enumerate(instants):
-            silent = [a.id for a in accounts if "last_contact_at" not in data[k].get(a.id, {})]
+            silent = [a.id for a in known if "last_contact_at" not in data[k].get(a.id, {})]
             for chunk in _chunks(silent, 500):
                 rows = await conn.execute(
                     select(i.c.account_id, _when(func.max(i.c.occurred_at)))
@@ -328,7 +356,26 @@ async def account_signals_weekly(
                         broken=int(broken or 0),
                     )
 
-    parts = (_ratings, _contacts, _asked, _open_promises, _resolved)
+    async def _accounts(conn: AsyncConnection) -> None:
+        if loaded.done():
+            return
+        try:
+            found = await load_accounts(conn, team_id=team_id, tiers=tiers, created_before=now)
+        except BaseException as exc:  # the parts waiting for the accounts fail with it
+            loaded.set_exception(exc)
+            raise
+        loaded.set_result(found)
+
+    half = (total_weeks + 1) // 2
+    parts = (
+        _accounts,
+        _ratings_of(range(half)),
+        _ratings_of(range(half, total_weeks)),
+        _contacts,
+        _asked,
+        _open_promises,
+        _resolved,
+    )
     if engine is None:
         for part in parts:
             await part(conn)
@@ -341,7 +388,9 @@ async def account_signals_weekly(
                 await part(own)
 
         await asyncio.gather(*(on_own(part) for part in parts))
+    _spread_ratings()
 
+    accounts = await loaded
     out: list[list[AccountSignals]] = []
     for k, instant in enumerate(instants):
         out.append(

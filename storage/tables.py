@@ -135,6 +135,8 @@ slack_users = Table(
     Column("deleted", Integer, nullable=False, server_default="0"),
     Column("is_admin", Integer, nullable=False, server_default="0"),
     Column("fetched_at", UTCDateTime(), nullable=False),
+    # The app's DM with the user (D…), as chat.postMessage to the user id answered it.
+    Column("dm_channel", String(32), nullable=True),
 )
 
 away_periods = Table(
@@ -262,6 +264,8 @@ risk_snapshots = Table(
     Column("unknown", Integer, nullable=False),
     Column("avg_trust", Float, nullable=True),
     Column("computed_at", UTCDateTime(), nullable=False),
+    # JSON list of the account ids at risk that week (NULL in snapshots from before 0007)
+    Column("at_risk_ids", Text, nullable=True),
     UniqueConstraint("team_id", "week", name="uq_risk_snapshots_team_week"),
 )
 

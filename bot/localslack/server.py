@@ -15,6 +15,7 @@ Socket Mode: ``apps.connections.open`` (app-level ``xapp-`` token only) hands ou
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import itertools
 import json
@@ -197,6 +198,7 @@ class SlackStub:
             "auth.test": self._auth_test,
             "apps.connections.open": self._apps_connections_open,
             "users.info": self._users_info,
+            "users.list": self._users_list,
             "conversations.open": self._conversations_open,
             "conversations.info": self._conversations_info,
             "conversations.history": self._conversations_history,
@@ -323,9 +325,18 @@ class SlackStub:
     def enable_rate_limits(self, limiter: RateLimiter | None = None) -> RateLimiter:
         """Enforce Slack's rate limits from now on (HTTP 429 with Retry-After past them)."""
         limiter = limiter or RateLimiter(clock=self._clock)
-        limiter.channel_key = lambda channel: self._dms.get(channel, channel)
+        limiter.channel_key = self._rate_channel
         self.rate_limiter = limiter
         return limiter
+
+    def _rate_channel(self, channel: str) -> str:
+        """The conversation a post counts against: a user id counts as the DM with them."""
+        if channel in self._dms:
+            return self._dms[channel]
+        user = self._users.get(channel)
+        if user is not None and not user.is_bot and channel not in self._channels:
+            return self.dm_channel_for(channel)  # the DM a post to this user id lands in
+        return channel
 
     def rate_limit_next(self, method: str, *, retry_after: int = 1, times: int = 1) -> None:
         """Make the next ``times`` calls of ``method`` answer HTTP 429 with Retry-After."""
@@ -905,6 +916,45 @@ class SlackStub:
         user = self._users.get(str(args.get("user", "")))
         if user is None:
             raise SlackError("user_not_found")
+        return {"user": self._user_object(user)}
+
+    def _users_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        """users.list: every member (bots and deactivated ones too), paginated by cursor.
+
+        `limit` 0 or absent returns everyone (Slack pages large workspaces anyway; callers
+        should pass a limit, 200 is Slack's advice); the opaque `next_cursor` is empty on
+        the last page.
+        """
+        users = list(self._users.values())
+        try:
+            limit = int(args.get("limit") or 0)
+        except (TypeError, ValueError) as exc:
+            raise SlackError("invalid_limit") from exc
+        if limit < 0:
+            raise SlackError("invalid_limit")
+        start = 0
+        cursor = str(args.get("cursor") or "")
+        if cursor:
+            try:
+                kind, _, user_id = base64.b64decode(cursor, validate=True).decode().partition(":")
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise SlackError("invalid_cursor") from exc
+            ids = [u.id for u in users]
+            if kind != "user" or user_id not in ids:
+                raise SlackError("invalid_cursor")
+            start = ids.index(user_id)
+        end = len(users) if limit == 0 else min(len(users), start + min(limit, 1000))
+        next_cursor = ""
+        if end < len(users):
+            next_cursor = base64.b64encode(f"user:{users[end].id}".encode()).decode()
+        return {
+            "members": [self._user_object(u) for u in users[start:end]],
+            "cache_ts": int(time.time()),
+            "response_metadata": {"next_cursor": next_cursor},
+        }
+
+    def _user_object(self, user: _User) -> dict[str, Any]:
+        """A user object as users.info and users.list give it."""
         tz_label, tz_offset = _tz_info(user.tz)
         profile: dict[str, Any] = {
             "display_name": user.name,
@@ -918,25 +968,23 @@ class SlackStub:
         if user.is_bot:
             profile["bot_id"] = self.bot_id if user.id == self.bot_user_id else f"B{user.id[1:]}"
         return {
-            "user": {
-                "id": user.id,
-                "team_id": self.team_id,
-                "name": user.name,
-                "deleted": user.deleted,
-                "real_name": user.real_name,
-                "tz": user.tz,
-                "tz_label": tz_label,
-                "tz_offset": tz_offset,
-                "is_admin": user.is_admin,
-                "is_owner": False,
-                "is_primary_owner": False,
-                "is_restricted": False,
-                "is_ultra_restricted": False,
-                "is_bot": user.is_bot,
-                "is_app_user": False,
-                "updated": 1700000000,
-                "profile": profile,
-            }
+            "id": user.id,
+            "team_id": self.team_id,
+            "name": user.name,
+            "deleted": user.deleted,
+            "real_name": user.real_name,
+            "tz": user.tz,
+            "tz_label": tz_label,
+            "tz_offset": tz_offset,
+            "is_admin": user.is_admin,
+            "is_owner": False,
+            "is_primary_owner": False,
+            "is_restricted": False,
+            "is_ultra_restricted": False,
+            "is_bot": user.is_bot,
+            "is_app_user": False,
+            "updated": 1700000000,
+            "profile": profile,
         }
 
     def _conversations_open(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -1013,8 +1061,20 @@ class SlackStub:
         return {"messages": found, "has_more": False, "pin_count": 0}
 
     def _chat_post_message(self, args: dict[str, Any]) -> dict[str, Any]:
-        """chat.postMessage."""
-        chan = self._resolve_channel(args.get("channel"))
+        """chat.postMessage; a user id as `channel` posts in the app's DM with that user.
+
+        As Slack does: the answer names the DM (D…), a bot user answers `cannot_dm_bot`, an
+        unknown id `channel_not_found`, and a deactivated user's DM still takes the post
+        (python-slack-sdk issue 1156: their DM history remains).
+        """
+        channel = args.get("channel")
+        user = self._users.get(channel) if isinstance(channel, str) else None
+        if user is not None and channel not in self._channels:
+            if user.is_bot:
+                raise SlackError("cannot_dm_bot")
+            chan = self._channels[self.dm_channel_for(user.id)]
+        else:
+            chan = self._resolve_channel(channel)
         if not (chan.is_im or chan.is_mpim) and self.bot_user_id not in chan.members:
             raise SlackError("not_in_channel")
         if not args.get("text") and not args.get("blocks") and not args.get("attachments"):

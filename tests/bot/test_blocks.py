@@ -435,6 +435,34 @@ def test_logged_with_many_users_stays_within_limits():
     assert_message_ok(blocks)
 
 
+def test_logged_for_a_thousand_names_a_few_and_keeps_every_line():
+    """Every line survives (each list is cut short), where the section cap would cut the rest."""
+    many = [f"U{i:08d}" for i in range(1000)]
+    blocks = b.build_logged(
+        account_name="Acme",
+        kind="call",
+        asked=many,
+        away=many[:30],
+        skipped=[(u, "is a bot") for u in many[:40]],
+        undelivered=many[:2],
+        own_opened=False,
+    )
+    assert_message_ok(blocks)
+    text = blocks[0]["text"]["text"]
+    assert "<@U00000000>" in text and "and 975 more." in text
+    assert "and 5 more is away" in text
+    assert "15 more mentioned get no check-in." in text
+    assert "Couldn't DM <@U00000000>, <@U00000001> yet" in text
+    assert "App Home" in text
+
+
+def test_sending_says_how_many_and_escapes():
+    blocks = b.build_sending(account_name=EVIL, kind="call", count=1000)
+    assert_message_ok(blocks)
+    assert_no_raw_tokens(blocks)
+    assert "1,000 teammates" in blocks[0]["text"]["text"]
+
+
 # --- helpers ------------------------------------------------------------------------------
 
 

@@ -63,6 +63,32 @@ async def test_post_message_is_paced_per_channel() -> None:
     assert fake.slept == [1.0]
 
 
+async def test_post_message_429s_on_two_channels_pace_every_post() -> None:
+    """Two channels refused in a row: the workspace ceiling, not one busy channel."""
+    fake = FakeTime()
+    pacer = Pacer(clock=fake.clock, sleep=fake.sleep, post_per_workspace_per_minute=300)
+    pacer.refused(Pacer.key("chat.postMessage", {"channel": "U1"}), 1)
+    await pacer.wait(Pacer.key("chat.postMessage", {"channel": "U2"}))
+    assert fake.slept == []  # one channel's 429 holds only that channel
+    fake.now += 0.5
+    pacer.refused(Pacer.key("chat.postMessage", {"channel": "U3"}), 1)
+    for user in ("U4", "U5", "U6"):  # channels never refused wait their turn among all posts
+        await pacer.wait(Pacer.key("chat.postMessage", {"channel": user}))
+    assert fake.slept == [1.0, 0.2, 0.2]
+    await pacer.wait("chat.update")  # other methods are not held up
+    assert fake.slept == [1.0, 0.2, 0.2]
+
+
+async def test_post_message_429s_far_apart_do_not_pace_every_post() -> None:
+    fake = FakeTime()
+    pacer = Pacer(clock=fake.clock, sleep=fake.sleep)
+    pacer.refused(Pacer.key("chat.postMessage", {"channel": "C1"}), 1)
+    fake.now += 30
+    pacer.refused(Pacer.key("chat.postMessage", {"channel": "C2"}), 1)
+    await pacer.wait(Pacer.key("chat.postMessage", {"channel": "C3"}))
+    assert fake.slept == []
+
+
 async def test_waiting_calls_go_first_come_first_served() -> None:
     fake = FakeTime()
     pacer = Pacer(clock=fake.clock, sleep=fake.sleep)
@@ -114,3 +140,19 @@ async def test_concurrent_fan_outs_under_a_tier_lose_nothing_and_do_not_hammer(
     # Only calls already in flight meet the limit; then all take turns at the tier's pace.
     # (Each retrying on its own, as the SDK's handler does, collects about 20 here.)
     assert limiter.limited["conversations.open"] <= len(groups)
+
+
+async def test_a_dm_fan_out_keeps_to_the_workspace_ceiling_without_a_storm(
+    stub: SlackStub,
+) -> None:
+    """Forty DMs by user id, one after another, against a post ceiling (sped up 10 times)."""
+    limiter = stub.enable_rate_limits(RateLimiter(post_per_workspace=Limit(1200, 5)))
+    client = build_client(TOKEN, stub.api_url)
+    client.pacer.post_per_workspace_per_minute = 1200.0  # the same speed-up on our side
+    for n in range(40):
+        posted = await client.chat_postMessage(channel=f"U{n:02d}", text="check-in")
+        assert posted["channel"] == stub.dm_channel_for(f"U{n:02d}")
+    assert all(len(stub.messages(f"U{n:02d}")) == 1 for n in range(40))
+    # Past the burst, the first 429s (two channels) set the pace; then at most the odd one.
+    # (Without the workspace gate every few DMs meet the ceiling again: 7 here.)
+    assert limiter.limited["chat.postMessage"] <= 3

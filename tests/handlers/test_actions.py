@@ -244,7 +244,6 @@ async def test_rate_limited_dm_is_retried_after_retry_after(bot: Bot) -> None:
     await bot.slack.command("/trust", "account add Acme", user_id=ALICE)
     await eventually(lambda: bot.stub.responses)
     bot.stub.rate_limit_next("chat.postMessage", retry_after=1)
-    bot.stub.server_error_next("conversations.open", status=503)
     await bot.slack.command("/checkin", f"Acme call <@{BOB}|bob>", user_id=ALICE)
     url = bot.slack.last_response_url
     assert url is not None
@@ -255,11 +254,15 @@ async def test_rate_limited_dm_is_retried_after_retry_after(bot: Bot) -> None:
     )
     assert "Logged a call with Acme" in summary[-1]["text"]
     assert "Couldn't DM" not in str(summary[-1])
-    assert len(bot.stub.calls_to("conversations.open", all=True)) == 2
+    # The DM goes to Bob's user id: no conversations.open before it.
+    assert bot.stub.calls_to("conversations.open", all=True) == []
     assert len(bot.stub.calls_to("chat.postMessage", all=True)) == 2
     posted = bot.stub.calls_to("chat.postMessage")
     assert len(posted) == 1
-    assert (await checkin_row(bot, BOB)).dm_ts == posted[0].response["ts"]
+    assert posted[0].args["channel"] == BOB
+    row = await checkin_row(bot, BOB)
+    assert (row.dm_channel, row.dm_ts) == (posted[0].response["channel"], posted[0].response["ts"])
+    assert row.dm_channel == bot.stub.dm_channel_for(BOB)
 
 
 async def test_promises_made_while_answering_are_linked_to_the_interaction(bot: Bot) -> None:

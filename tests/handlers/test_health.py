@@ -345,3 +345,34 @@ async def test_a_bot_that_was_down_posts_once_later_that_week_not_for_missed_wee
     async with bot.svc.engine.connect() as conn:
         weeks = [str(r.week) for r in (await conn.execute(select(t.digest_posts))).all()]
     assert weeks == ["2026-11-23", "2026-12-07"]
+
+
+async def test_channels_due_together_share_one_digest_and_chart(bot: Bot, monkeypatch) -> None:
+    """Same workspace, tiers and instant: computed once, posted (with its chart) to each."""
+    await add_accounts(bot, "Acme tier A", "Globex tier B")
+    bot.stub.add_user(CAROL, name="carol", tz="Europe/Helsinki", is_admin=True)
+    for channel, tiers in (("C7", ""), ("C8", ""), ("C9", " tier A")):
+        bot.stub.add_channel(channel, name=f"health-{channel}", members=[CAROL, "UBOT"])
+        answer = await trust(
+            bot, f"digest here monday 09:00 Europe/Helsinki{tiers}", user=CAROL, channel=channel
+        )
+        assert "subscribed" in answer["text"], answer
+    computed: list[tuple[str, ...]] = []
+    real = bot.svc.health.digest
+
+    async def counting(**kwargs: Any) -> Any:
+        computed.append(kwargs.get("tiers", ()))
+        return await real(**kwargs)
+
+    monkeypatch.setattr(bot.svc.health, "digest", counting)
+    assert (await bot.svc.run_due_work(bot.clock.now)).digests == 3
+    assert sorted(computed) == [(), ("A",)]
+    for channel in ("C7", "C8", "C9"):
+        assert len([m for m in bot.stub.messages(channel) if m.get("blocks")]) == 1
+    shared = [
+        str(m["blocks"]) for c in ("C7", "C8") for m in bot.stub.messages(c) if m.get("blocks")
+    ]
+    tier_a = [str(m["blocks"]) for m in bot.stub.messages("C9") if m.get("blocks")]
+    assert shared[0] == shared[1] != tier_a[0]
+    completed = bot.stub.calls_to("files.completeUploadExternal")
+    assert sorted(c.args["channel_id"] for c in completed) == ["C7", "C8", "C9"]

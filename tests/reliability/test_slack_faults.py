@@ -100,14 +100,33 @@ async def test_checkin_dm_arrives_exactly_once(impatient: Bot, fault: str) -> No
     await still_answers(bot)
 
 
-async def test_failed_conversations_open_is_retried(impatient: Bot) -> None:
+@pytest.mark.parametrize("post_fault", ["timeout", "timeout_after_doing_it"])
+@pytest.mark.parametrize("open_fault", ["503", "timeout", "dropped"])
+async def test_a_dm_that_may_have_landed_is_looked_up_in_the_right_dm(
+    impatient: Bot, post_fault: str, open_fault: str
+) -> None:
+    """The first DM to Bob goes to his user id and gets no answer; the bot never learnt his
+    DM's D… id, which reading its history needs: conversations.open gives it (retried after
+    its own fault), and the DM still appears exactly once."""
     bot = impatient
     await add_accounts(bot, "Acme")
-    for fault in ("503", "timeout", "dropped"):
-        FAULTS[fault](bot.stub, "conversations.open")
-        summary = await summary_of_checkin(bot)
-        assert "Couldn't DM" not in summary, (fault, summary)
-    assert len(bot.stub.messages(BOB)) == 3  # three check-ins, one DM each
+    FAULTS[post_fault](bot.stub, "chat.postMessage")
+    FAULTS[open_fault](bot.stub, "conversations.open")
+    summary = await summary_of_checkin(bot)
+    landed = post_fault in DONE_ANYWAY
+    assert ("Couldn't DM" in summary) == (not landed), summary
+    for _ in range(3):  # the every-minute tick retries failed DMs
+        await bot.svc.run_due_work(bot.clock.advance(minutes=1))
+    dm = bot.stub.dm_channel_for(BOB)
+    messages = bot.stub.messages(dm)
+    assert len(messages) == 1, messages
+    row = await checkin_row(bot, BOB)
+    assert (row.dm_channel, row.dm_ts) == (dm, messages[0]["ts"])
+    # Only this rare path opens the DM, and once: its id is remembered for Bob.
+    assert [c.response["channel"]["id"] for c in bot.stub.calls_to("conversations.open")] == [dm]
+    history = bot.stub.calls_to("conversations.history")
+    assert history and all(c.args["channel"] == dm for c in history)
+    await still_answers(bot)
 
 
 @pytest.mark.parametrize("fault", ["timeout", "timeout_after_doing_it"])

@@ -374,7 +374,10 @@ async def test_the_tick_keeps_each_workspaces_digest_and_reminders_to_itself(bot
     by_place: dict[str, list[str]] = {}
     for call in bot.stub.calls[since:]:
         if call.method in {"chat.postMessage", "chat.update", "views.publish"}:
-            place = str(call.args.get("channel") or call.args.get("user_id"))
+            # Where it landed: a DM posted to a user id lands in (and names) their D… channel.
+            place = str(
+                call.response.get("channel") or call.args.get("channel") or call.args.get("user_id")
+            )
             by_place.setdefault(place, []).append(json.dumps(call.args, ensure_ascii=False))
     assert {"C1", "C2", "DALICE", "DANN"} <= set(by_place), set(by_place)
     for place, messages in by_place.items():

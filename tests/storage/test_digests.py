@@ -11,6 +11,7 @@ from storage.models import Snapshot
 from tests.storage.conftest import race
 
 T1 = "T1"
+T2 = "T2"
 CAROL = "UCAROL"
 NOW = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)  # Monday 09:00 in Helsinki
 WEEK = date(2026, 11, 23)
@@ -151,3 +152,56 @@ async def test_the_first_snapshot_of_a_week_stands(engine):
         stored = await dq.snapshots(conn, team_id=T1, since=WEEK)
         assert await dq.snapshots(conn, team_id=T1, since=WEEK + timedelta(days=1)) == {}
     assert stored == {WEEK: snapshot(1)}
+
+
+async def test_a_snapshot_keeps_its_at_risk_accounts(engine):
+    snap = Snapshot(
+        week=WEEK,
+        at_risk=2,
+        watch=0,
+        healthy=1,
+        unknown=0,
+        avg_trust=None,
+        at_risk_ids=frozenset({7, 3}),
+    )
+    async with engine.begin() as conn:
+        await dq.save_snapshot(conn, team_id=T1, snapshot=snap, now=NOW)
+    async with engine.connect() as conn:
+        with_ids = await dq.snapshots(conn, team_id=T1, since=WEEK, ids=True)
+        without = await dq.snapshots(conn, team_id=T1, since=WEEK)
+        other_team = await dq.snapshots(conn, team_id=T2, since=WEEK, ids=True)
+        before = await dq.snapshots(
+            conn, team_id=T1, since=WEEK - timedelta(weeks=2), until=WEEK - timedelta(days=1)
+        )
+    assert with_ids == {WEEK: snap}
+    assert without[WEEK].at_risk_ids is None and without[WEEK].at_risk == 2
+    assert other_team == {} and before == {}
+
+
+async def test_a_snapshot_without_accounts_gives_way_to_one_with_them(engine):
+    old = Snapshot(week=WEEK, at_risk=5, watch=0, healthy=0, unknown=0, avg_trust=2.0)
+    new = Snapshot(
+        week=WEEK,
+        at_risk=1,
+        watch=1,
+        healthy=0,
+        unknown=0,
+        avg_trust=3.0,
+        at_risk_ids=frozenset({4}),
+    )
+    later = Snapshot(
+        week=WEEK,
+        at_risk=0,
+        watch=0,
+        healthy=2,
+        unknown=0,
+        avg_trust=4.0,
+        at_risk_ids=frozenset(),
+    )
+    for snap in (old, new, later):
+        async with engine.begin() as conn:
+            await dq.save_snapshot(conn, team_id=T1, snapshot=snap, now=NOW)
+    async with engine.connect() as conn:
+        stored = await dq.snapshots(conn, team_id=T1, since=WEEK, ids=True)
+    # counts and accounts always from one computation; the first complete one stands
+    assert stored == {WEEK: new}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import bindparam, inspect, text
 
-from storage import db, queries
+from storage import db, digests, queries
+from storage.models import Snapshot
 from storage.tables import UTCDateTime, metadata
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -279,3 +280,56 @@ async def test_backup_refuses_non_file_databases(url, tmp_path):
 )
 def test_sqlite_path(url, expected):
     assert db.sqlite_path(url) == expected
+
+
+async def test_upgrade_to_0007_keeps_weekly_snapshots(engine):
+    await db.upgrade(engine, "0006")
+    stamp = bindparam("at", type_=UTCDateTime())
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO risk_snapshots (team_id, week, at_risk, watch, healthy, unknown,"
+                " avg_trust, computed_at) VALUES ('T1', '2026-11-16', 4, 3, 2, 1, 3.25, :at)"
+            ).bindparams(stamp),
+            {"at": NOW},
+        )
+    await db.upgrade(engine)
+    async with engine.connect() as conn:
+        stored = await digests.snapshots(conn, team_id="T1", since=date(2026, 11, 16), ids=True)
+    assert stored == {
+        date(2026, 11, 16): Snapshot(
+            week=date(2026, 11, 16), at_risk=4, watch=3, healthy=2, unknown=1, avg_trust=3.25
+        )
+    }
+
+
+async def test_upgrade_to_0006_keeps_cached_users_and_remembers_dms(engine):
+    await db.upgrade(engine, "0005")
+    stamp = bindparam("at", type_=UTCDateTime())
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO slack_users (team_id, user_id, name, tz, is_bot, deleted, is_admin,"
+                " fetched_at) VALUES ('T1', 'U1', 'alice', 'Europe/Helsinki', 0, 0, 1, :at)"
+            ).bindparams(stamp),
+            {"at": NOW},
+        )
+    await db.upgrade(engine, "0006")
+    async with engine.begin() as conn:
+        users = await queries.get_users(conn, team_id="T1", user_ids=["U1"])
+        assert (users["U1"].name, users["U1"].tz, users["U1"].is_admin) == (
+            "alice",
+            "Europe/Helsinki",
+            True,
+        )
+        assert users["U1"].fetched_at == NOW
+        assert await queries.get_dm_channel(conn, team_id="T1", user_id="U1") is None
+        await queries.remember_dm_channels(conn, team_id="T1", channels={"U1": "D1", "U9": "D9"})
+    async with engine.connect() as conn:
+        assert await queries.get_dm_channel(conn, team_id="T1", user_id="U1") == "D1"
+        # No row is made up for a user the cache does not know.
+        assert await queries.get_dm_channel(conn, team_id="T1", user_id="U9") is None
+    await downgrade(engine, "0005")
+    async with engine.connect() as conn:
+        names = (await conn.execute(text("SELECT user_id, name FROM slack_users"))).all()
+    assert [tuple(r) for r in names] == [("U1", "alice")]

@@ -275,5 +275,18 @@ async def test_concurrent_queries_on_own_connections_give_the_same_signals(engin
         together = await account_signals_weekly(
             conn, team_id=T1, now=NOW, weeks_back=3, accounts=accounts, engine=engine
         )
-    assert together == one_by_one
+        # the accounts loaded alongside the signal queries, the tier filter applied
+        loading = await account_signals_weekly(
+            conn, team_id=T1, now=NOW, weeks_back=3, engine=engine
+        )
+        tier_c = await account_signals_weekly(
+            conn, team_id=T1, now=NOW, weeks_back=3, tiers=["C"], engine=engine
+        )
+        none_yet = await account_signals_weekly(
+            conn, team_id=T1, now=NOW - 500 * DAY, weeks_back=1, engine=engine
+        )
+    assert together == one_by_one == loading
+    assert [[s.account.name for s in week] for week in tier_c] == [["Quiet"]] * 4
+    assert tier_c[0][0] == one_by_one[0][1]
+    assert none_yet == [[], []]
     assert together[0][0].broken == 1 and together[0][0].concerns == 3  # 1, 9 and 16 days ago

@@ -120,3 +120,31 @@ async def test_a_user_id_and_its_dm_are_one_channel(stub: SlackStub) -> None:
         await client.chat_postMessage(channel=dm, text="one too many")
     assert refused.value.response.status_code == 429
     assert [m["text"] for m in stub.messages(dm)] == ["hello"] * 3
+
+
+async def test_a_first_post_by_user_id_counts_against_the_dm_it_opens(stub: SlackStub) -> None:
+    """No DM exists yet: the post to the user id and later ones to the D… id share a bucket."""
+    stub.enable_rate_limits(RateLimiter(clock=FakeClock()))
+    client = bare_client(stub)
+    first = await client.chat_postMessage(channel="U2", text="hello")
+    dm = first["channel"]
+    assert dm == stub.dm_channel_for("U2") and dm.startswith("D")
+    for channel in (dm, "U2"):
+        await client.chat_postMessage(channel=channel, text="hello")
+    with pytest.raises(SlackApiError) as refused:
+        await client.chat_postMessage(channel=dm, text="one too many")
+    assert refused.value.response.status_code == 429
+    assert len(stub.messages(dm)) == 3
+
+
+async def test_users_list_is_tier_2(stub: SlackStub) -> None:
+    clock = FakeClock()
+    limiter = stub.enable_rate_limits(RateLimiter(clock=clock))
+    client = bare_client(stub)
+    for _ in range(5):  # Tier 2: 20 a minute, burst 5
+        await client.users_list(limit=2)
+    with pytest.raises(SlackApiError) as refused:
+        await client.users_list(limit=2)
+    assert refused.value.response.status_code == 429
+    assert refused.value.response.headers["Retry-After"] == "3"
+    assert limiter.limited["users.list"] == 1

@@ -368,3 +368,43 @@ async def test_response_url_recording(stub: SlackStub) -> None:
     assert len(stub.responses) == 1
     assert stub.responses[0].body == {"text": "done", "replace_original": True}
     assert url.endswith(stub.responses[0].url_token)
+
+
+async def test_post_to_a_user_id_answers_as_slack_does(
+    client: AsyncWebClient, stub: SlackStub
+) -> None:
+    """A bot user cannot be DMed, an unknown id is no channel; a deactivated user's DM stays."""
+    for channel, error in [("UOTHERBOT", "cannot_dm_bot"), ("UNOPE", "channel_not_found")]:
+        with pytest.raises(SlackApiError) as exc:
+            await client.chat_postMessage(channel=channel, text="psst")
+        assert exc.value.response["error"] == error
+    gone = await client.chat_postMessage(channel="UGONE", text="psst")
+    assert gone["channel"] == stub.dm_channel_for("UGONE")
+    assert [m["text"] for m in stub.messages("UGONE")] == ["psst"]
+
+
+async def test_users_list_pages_through_every_member(
+    client: AsyncWebClient, stub: SlackStub
+) -> None:
+    """users.list: Slack's member objects, `limit` per page, `next_cursor` empty at the end."""
+    for n in range(5):
+        stub.add_user(f"UX{n}", name=f"x{n}")
+    everyone = [u.id for u in stub.users()]
+    seen: list[str] = []
+    cursor = None
+    pages = 0
+    while True:
+        page = await client.users_list(limit=3, cursor=cursor)
+        pages += 1
+        assert len(page["members"]) <= 3
+        seen += [m["id"] for m in page["members"]]
+        cursor = page["response_metadata"]["next_cursor"]
+        if not cursor:
+            break
+    assert seen == everyone  # bots and deactivated users too, each once
+    assert pages == -(-len(everyone) // 3)
+    alice = next(m for m in (await client.users_list())["members"] if m["id"] == "U1")
+    assert alice == (await client.users_info(user="U1"))["user"]
+    with pytest.raises(SlackApiError) as exc:
+        await client.users_list(limit=3, cursor="bm90LWEtY3Vyc29y")
+    assert exc.value.response["error"] == "invalid_cursor"
