@@ -37,12 +37,13 @@ before the next run, so 2,000 a scenario at c=50 takes minutes; with 150 samples
 the second-worst one.
 
 The bot keeps working after the ack; "done (s)" is when the stub has seen the last piece
-of follow-up work of the run (the summary to the response_url, or the App Home publish
-after a click), from the start of the run, and "CPU ms/req" is the server process's CPU
-time over the run and that follow-up, per request. Each mode ends with checks: the rows
-in the database against the requests acknowledged (interactions, answers, promises), the
-stub's failed Web API calls (an `expired_trigger_id` is a modal that opened more than 3 s
-after the command) and Block Kit violations, and the errors and warnings in the bot's log.
+of follow-up work of the run (the summary to the response_url, or the DM updated to
+show the answer after a click), from the start of the run, and "CPU ms/req" is the server
+process's CPU time over the run and that follow-up, per request. Each mode ends with
+checks: the rows in the database against the requests acknowledged (interactions,
+answers, promises), the stub's failed Web API calls (an `expired_trigger_id` is a modal
+that opened more than 3 s after the command) and Block Kit violations, and the errors and
+warnings in the bot's log.
 
 Ack modes (each a fresh set of processes and a fresh database; both apps the same way):
 
@@ -704,7 +705,7 @@ class Bench:
             if server is bot:
                 sent["checkin"] += WARMUP
             clicks = (await self.pending(BOB))[:WARMUP]
-            await self.measure(server, len(clicks), 4, requests.clicks(clicks), "views.publish")
+            await self.measure(server, len(clicks), 4, requests.clicks(clicks), "chat.update")
             if server is bot:
                 sent["click"] += len(clicks)
             await self.measure(
@@ -720,7 +721,7 @@ class Bench:
                     build = requests.command("/checkin", CHECKIN_TEXT)
                     count = n
                 elif scenario == "click":
-                    label, metric = "rating click, first click", "views.publish"
+                    label, metric = "rating click, first click", "chat.update"
                     messages = await self.pending(BOB)
                     if len(messages) < n:
                         result.notes.append(
@@ -835,9 +836,9 @@ def report(phases: list[Phase], header: list[str]) -> str:
         "Latency in ms, send to HTTP response (Slack's ack). Targets: throughput ≥ 0.8x bare,",
         f"p99 ≤ 1.5x bare, p99 ≤ {FAR_UNDER_MS:.0f} ms (a tenth of Slack's 3 s).",
         "bot done: seconds from the start of the run until the stub saw the bot's last",
-        "follow-up (response_url summary or App Home publish); never: follow-ups that did not",
-        "come. CPU: the server process's CPU time over the run (for the bot with its",
-        "follow-up) per request.",
+        "follow-up (response_url summary, or the DM updated after a click); never: follow-ups",
+        "that did not come. CPU: the server process's CPU time over the run (for the bot with",
+        "its follow-up) per request.",
         "",
         "| ack mode | process | RSS idle (MiB) | RSS after the runs (MiB) | peak RSS (MiB) "
         "| CPU total (s) |",
