@@ -660,8 +660,8 @@ async def part_sustained(stage: Stage, sizes: Sizes, report: Report, clicks: boo
         f"| {sum(bare_run.bad.values())} | {bare_cpu * 1000 / n:.1f} |",
         f"| bot | {n:,} | {c} | {ms(bot_run.pct(0.5))} | {ms(bot_run.pct(0.99))} "
         f"| {bot_run.rps:,.0f} | {acked_s:.1f} "
-        f"| {f'{stored_at:.1f}' if stored_at else f'never ({stored:,} stored)'} "
-        f"| {(n / stored_at) if stored_at else 0:,.0f} "
+        f"| {f'{stored_at:.1f}' if stored_at else f'never ({stored:,} by {moved - t0:.1f})'} "
+        f"| {stored / (stored_at or moved - t0):,.0f} "
         f"| {f'{follow_at:.1f}' if follow_at else 'not all'} "
         f"| {sum(bot_run.bad.values())} | {bot_cpu * 1000 / n:.1f} |",
         "",
@@ -1007,7 +1007,11 @@ async def run(args: argparse.Namespace) -> int:
                         *memory_table(stage),
                         "",
                         "VmRSS from /proc; idle is 2 s after the first answer. The bare app "
-                        "serves the same clicks (part 2) and nothing else.",
+                        "serves the same clicks (part 2) and nothing else. The bot's peak "
+                        "follows the answers acknowledged but not yet stored (each holds its "
+                        "parsed request and listener, tens of KiB), and what the allocators "
+                        "keep afterwards is not given back to the system; "
+                        "`bench/memory_probe.py` breaks it down.",
                     ],
                 )
             finally:

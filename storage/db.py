@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -21,6 +22,17 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 WRITE = "trustloop_write"
 # PostgreSQL advisory lock key taken while migrating; any constant all processes share.
 MIGRATION_LOCK = 0x7472_7573_746C_6F6F  # "trustloo"
+# How long a request waits for a pooled connection before it fails (SQLAlchemy's default
+# is 30 s). Work after an ack has already been promised to the user: in a burst it must wait
+# its turn, not be dropped. Measured (bench/memory_probe.py): 20,000 clicks acknowledged in
+# 26 s took 2 to 3 minutes to store on 2 cores; with 30 s, 19,935 of them failed.
+POOL_WAIT_SECONDS = 300.0
+
+
+# One queue of writers per SQLite engine and event loop (see `Engine.begin`).
+_WRITERS: weakref.WeakKeyDictionary[Any, dict[asyncio.AbstractEventLoop, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 class Engine(AsyncEngine):
@@ -28,7 +40,25 @@ class Engine(AsyncEngine):
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
-        """Connect and begin a write transaction; commit on success, roll back on error."""
+        """Connect and begin a write transaction; commit on success, roll back on error.
+
+        On SQLite the process's writers take turns, first come first served: left to
+        SQLite's busy handler (sleeps of 1 to 100 ms until busy_timeout), a burst of writers
+        gets the lock in no order and the unluckiest fail with "database is locked" — 31
+        of 20,000 answers in a burst (bench/memory_probe.py); queued, none, and faster.
+        Other processes (`trustloop tick`, a backup) still meet the busy handler.
+        """
+        if self.dialect.name == "sqlite":
+            locks = _WRITERS.setdefault(self.sync_engine, {})
+            lock = locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+            async with lock, self._write() as conn:
+                yield conn
+        else:
+            async with self._write() as conn:
+                yield conn
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
         async with self.connect() as conn:
             options: dict[str, Any] = {WRITE: True}
             if self.dialect.name == "postgresql":
@@ -51,8 +81,11 @@ def create_engine(url: str) -> AsyncEngine:
     re-checks its condition after waiting for a concurrent writer's row lock, so exactly
     one of them matches) or an INSERT under a unique constraint.
     """
+    backend = make_url(url).get_backend_name()
     options: dict[str, Any] = {"pool_pre_ping": False}
-    if make_url(url).get_backend_name() == "postgresql":
+    if backend == "postgresql" or sqlite_path(url) is not None:
+        options["pool_timeout"] = POOL_WAIT_SECONDS  # in-memory SQLite has no queue pool
+    if backend == "postgresql":
         # A server restart or an idle timeout in between closes pooled connections; a ping
         # at checkout replaces them instead of failing the next request.
         options.update(isolation_level="REPEATABLE READ", pool_pre_ping=True)

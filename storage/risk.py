@@ -109,9 +109,7 @@ async def account_signals_weekly(
     ids = None if accounts is None else [a.id for a in accounts]
     # long IN lists cost more than filtering in Python
     only = None if ids is None or len(ids) > 500 else ids
-    loaded: asyncio.Future[Sequence[Account]] = asyncio.get_running_loop().create_future()
-    if accounts is not None:
-        loaded.set_result(accounts)
+    loaded: list[Sequence[Account]] = [] if accounts is None else [accounts]
     instants = [now - timedelta(weeks=k) for k in range(weeks_back + 1)]
     oldest = instants[-1]
     start = oldest - timedelta(weeks=window_weeks)
@@ -188,8 +186,9 @@ async def account_signals_weekly(
                     data[k][row[0]]["last_contact_at"] = last
                     if complaint is not None and complaint >= window_start:
                         data[k][row[0]]["last_complaint_at"] = complaint
+
+    async def _silent(conn: AsyncConnection, known: Sequence[Account]) -> None:
         # Accounts silent for a whole window: one indexed max per account, only for those.
-        known = await loaded
         for k, instant in enumerate(instants):
             silent = [a.id for a in known if "last_contact_at" not in data[k].get(a.id, {})]
             for chunk in _chunks(silent, 500):
@@ -357,14 +356,10 @@ async def account_signals_weekly(
                     )
 
     async def _accounts(conn: AsyncConnection) -> None:
-        if loaded.done():
-            return
-        try:
-            found = await load_accounts(conn, team_id=team_id, tiers=tiers, created_before=now)
-        except BaseException as exc:  # the parts waiting for the accounts fail with it
-            loaded.set_exception(exc)
-            raise
-        loaded.set_result(found)
+        if not loaded:
+            loaded.append(
+                await load_accounts(conn, team_id=team_id, tiers=tiers, created_before=now)
+            )
 
     half = (total_weeks + 1) // 2
     parts = (
@@ -388,9 +383,12 @@ async def account_signals_weekly(
                 await part(own)
 
         await asyncio.gather(*(on_own(part) for part in parts))
+    # No part waits for another while holding a connection (several digests at once
+    # could otherwise take the whole pool and wait on each other): the silent accounts'
+    # lookup, which needs both the accounts and the contacts, comes after them, here.
+    accounts = loaded[0]
+    await _silent(conn, accounts)
     _spread_ratings()
-
-    accounts = await loaded
     out: list[list[AccountSignals]] = []
     for k, instant in enumerate(instants):
         out.append(

@@ -92,3 +92,31 @@ async def test_connections_closed_by_the_server_are_replaced(engine) -> None:
     await read_then_write(engine, 1)
     async with engine.connect() as conn:
         assert (await conn.execute(select(func.count()).select_from(t.accounts))).scalar() == 1
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_sqlite_writers_take_turns_first_come_first_served(engine) -> None:
+    """More writers than SQLite's 5 s busy timeout can serve by luck: none fails, in order."""
+
+    async def write(n: int) -> None:
+        async with engine.begin() as conn:
+            await asyncio.sleep(0.2)  # slow work holding the write lock
+            await conn.execute(
+                insert(t.accounts).values(
+                    team_id="T1",
+                    name=f"A{n:02}",
+                    name_key=f"a{n:02}",
+                    tier="B",
+                    created_by="U1",
+                    created_at=NOW,
+                )
+            )
+
+    tasks = []
+    for n in range(30):  # 30 × 0.2 s: the last waits 6 s, past the busy timeout
+        tasks.append(asyncio.create_task(write(n)))
+        await asyncio.sleep(0)  # each asks for the lock in this order
+    await asyncio.gather(*tasks)
+    async with engine.connect() as conn:
+        names = (await conn.execute(select(t.accounts.c.name).order_by(t.accounts.c.id))).all()
+    assert [name for (name,) in names] == [f"A{n:02}" for n in range(30)]
