@@ -42,29 +42,26 @@ class Engine(AsyncEngine):
     async def begin(self) -> AsyncIterator[AsyncConnection]:
         """Connect and begin a write transaction; commit on success, roll back on error.
 
-        On SQLite the process's writers take turns, first come first served: left to
+        On SQLite the process's writers take turns, in the order they ask: left to
         SQLite's busy handler (sleeps of 1 to 100 ms until busy_timeout), a burst of writers
         gets the lock in no order and the unluckiest fail with "database is locked" — 31
         of 20,000 answers in a burst (bench/memory_probe.py); queued, none, and faster.
         Other processes (`trustloop tick`, a backup) still meet the busy handler.
         """
-        if self.dialect.name == "sqlite":
-            locks = _WRITERS.setdefault(self.sync_engine, {})
-            lock = locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
-            async with lock, self._write() as conn:
-                yield conn
-        else:
-            async with self._write() as conn:
-                yield conn
-
-    @asynccontextmanager
-    async def _write(self) -> AsyncIterator[AsyncConnection]:
         async with self.connect() as conn:
             options: dict[str, Any] = {WRITE: True}
             if self.dialect.name == "postgresql":
                 options["isolation_level"] = "READ COMMITTED"
             await conn.execution_options(**options)
-            async with conn.begin():
+            if self.dialect.name != "sqlite":
+                async with conn.begin():
+                    yield conn
+                return
+            # The turn is taken with a connection in hand: the writer whose turn it is never
+            # waits for the pool behind writers (or readers) that are waiting for it.
+            locks = _WRITERS.setdefault(self.sync_engine, {})
+            turn = locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+            async with turn, conn.begin():
                 yield conn
 
 

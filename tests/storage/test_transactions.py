@@ -95,8 +95,8 @@ async def test_connections_closed_by_the_server_are_replaced(engine) -> None:
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-async def test_sqlite_writers_take_turns_first_come_first_served(engine) -> None:
-    """More writers than SQLite's 5 s busy timeout can serve by luck: none fails, in order."""
+async def test_sqlite_writers_take_turns_none_is_refused(engine) -> None:
+    """More writers than SQLite's 5 s busy timeout can serve by luck: every one commits."""
 
     async def write(n: int) -> None:
         async with engine.begin() as conn:
@@ -119,4 +119,5 @@ async def test_sqlite_writers_take_turns_first_come_first_served(engine) -> None
     await asyncio.gather(*tasks)
     async with engine.connect() as conn:
         names = (await conn.execute(select(t.accounts.c.name).order_by(t.accounts.c.id))).all()
-    assert [name for (name,) in names] == [f"A{n:02}" for n in range(30)]
+    # (without the queue the last ones fail with "database is locked")
+    assert sorted(name for (name,) in names) == [f"A{n:02}" for n in range(30)]
