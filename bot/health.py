@@ -177,16 +177,18 @@ class HealthService:
 
     async def _assess_weekly(
         self,
-        conn: AsyncConnection,
         *,
         team_id: str,
         now: datetime,
         tiers: tuple[str, ...],
         weeks_back: int,
     ) -> list[list[Assessment]]:
-        """Assessments as of `now` and each of the `weeks_back` weeks before, in one pass."""
+        """Assessments as of `now` and each of the `weeks_back` weeks before, in one pass.
+
+        Holds no connection of its own while the queries (each on its own) run.
+        """
         series = await rq.account_signals_weekly(
-            conn,
+            None,
             team_id=team_id,
             now=now,
             weeks_back=weeks_back,
@@ -250,17 +252,18 @@ class HealthService:
             stored = await snapshots(
                 conn, team_id=team_id, since=last_monday, until=last_monday, ids=True
             )
-            known = stored.get(last_monday)
-            if known is not None and known.at_risk_ids is not None:
-                was_at_risk = known.at_risk_ids
-                (current,) = await self._assess_weekly(
-                    conn, team_id=team_id, now=now, tiers=tiers, weeks_back=0
-                )
-            else:
-                current, before = await self._assess_weekly(
-                    conn, team_id=team_id, now=now, tiers=tiers, weeks_back=1
-                )
-                was_at_risk = frozenset(a.account.id for a in before if a.level == AT_RISK)
+        known = stored.get(last_monday)
+        if known is not None and known.at_risk_ids is not None:
+            was_at_risk = known.at_risk_ids
+            (current,) = await self._assess_weekly(
+                team_id=team_id, now=now, tiers=tiers, weeks_back=0
+            )
+        else:
+            current, before = await self._assess_weekly(
+                team_id=team_id, now=now, tiers=tiers, weeks_back=1
+            )
+            was_at_risk = frozenset(a.account.id for a in before if a.level == AT_RISK)
+        async with self.svc.engine.connect() as conn:
             this_week = WeekFigures(
                 *await rq.team_promise_week(conn, team_id=team_id, start=start, end=now)
             )
@@ -329,10 +332,7 @@ class HealthService:
         computed: dict[date, Snapshot] = {}
         if missing:
             back = (this_monday - min(missing)).days // 7
-            async with self.svc.engine.connect() as conn:
-                series = await self._assess_weekly(
-                    conn, team_id=team_id, now=now, tiers=(), weeks_back=back
-                )
+            series = await self._assess_weekly(team_id=team_id, now=now, tiers=(), weeks_back=back)
             async with self.svc.engine.begin() as conn:
                 for week in missing:
                     ago = (this_monday - week).days // 7

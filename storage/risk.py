@@ -85,7 +85,7 @@ async def account_signals(
 
 
 async def account_signals_weekly(
-    conn: AsyncConnection,
+    conn: AsyncConnection | None,
     *,
     team_id: str,
     now: datetime,
@@ -102,8 +102,12 @@ async def account_signals_weekly(
     instant. Each query scans the union of the windows once and splits it per instant with
     conditional aggregates, so the digest's "a week ago" and the trend chart's twelve weeks
     cost little more than one assessment. Without `accounts`, the workspace's accounts (of
-    `tiers`) that existed at `now` are loaded alongside the signal queries.
+    `tiers`) that existed at `now` are loaded alongside the signal queries. With `engine`
+    the queries run on their own connections and `conn` may be None: a caller holding no
+    connection while they wait can never starve them of the pool.
     """
+    if conn is None and engine is None:
+        raise ValueError("account_signals_weekly needs a connection or an engine")
     if accounts is not None and not accounts:
         return [[] for _ in range(weeks_back + 1)]
     ids = None if accounts is None else [a.id for a in accounts]
@@ -372,6 +376,7 @@ async def account_signals_weekly(
         _resolved,
     )
     if engine is None:
+        assert conn is not None
         for part in parts:
             await part(conn)
     else:
@@ -387,7 +392,12 @@ async def account_signals_weekly(
     # could otherwise take the whole pool and wait on each other): the silent accounts'
     # lookup, which needs both the accounts and the contacts, comes after them, here.
     accounts = loaded[0]
-    await _silent(conn, accounts)
+    if conn is not None:
+        await _silent(conn, accounts)
+    else:
+        assert engine is not None
+        async with engine.connect() as own:
+            await _silent(own, accounts)
     _spread_ratings()
     out: list[list[AccountSignals]] = []
     for k, instant in enumerate(instants):

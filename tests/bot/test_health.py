@@ -94,3 +94,19 @@ async def test_a_digest_of_some_tiers_stores_no_snapshot(svc, engine) -> None:
     async with engine.connect() as conn:
         rows = (await conn.execute(select(func.count()).select_from(t.risk_snapshots))).scalar()
     assert rows == 0
+
+
+async def test_more_digests_at_once_than_the_pool_holds_all_finish(svc, engine) -> None:
+    """No digest holds a connection while its queries wait for theirs (pool: 5 + 10)."""
+    import asyncio
+
+    digests = await asyncio.wait_for(
+        asyncio.gather(
+            *[
+                svc.health.digest(team_id=TEAM, now=NOW + timedelta(minutes=n), chart=False)
+                for n in range(20)
+            ]
+        ),
+        timeout=60,
+    )
+    assert len({len(d.at_risk) for d in digests}) == 1
