@@ -23,7 +23,7 @@ import secrets
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -856,10 +856,15 @@ class SlackStub:
         if self._clock() - self._triggers[trigger_id] > TRIGGER_TTL_SECONDS:
             raise SlackError("expired_trigger_id")
 
-    def _view_object(
-        self, view: dict[str, Any], view_id: str, *, root_view_id: str | None = None
+    def view_object(
+        self,
+        view: Mapping[str, Any],
+        view_id: str,
+        *,
+        root_view_id: str | None = None,
+        previous_view_id: str | None = None,
     ) -> dict[str, Any]:
-        """Build the view object Slack returns from views.* methods."""
+        """Build the view object Slack keeps (and returns from views.* methods)."""
         return {
             "id": view_id,
             "team_id": self.team_id,
@@ -876,7 +881,7 @@ class SlackStub:
             "clear_on_close": bool(view.get("clear_on_close", False)),
             "notify_on_close": bool(view.get("notify_on_close", False)),
             "root_view_id": root_view_id or view_id,
-            "previous_view_id": None,
+            "previous_view_id": previous_view_id,
             "app_id": self.app_id,
             "app_installed_team_id": self.team_id,
             "bot_id": self.bot_id,
@@ -1140,7 +1145,7 @@ class SlackStub:
         self._check_external_id(view, None)
         self._used_triggers.add(str(trigger_id))
         view_id = self._new_id("V")
-        obj = self._view_object(view, view_id)
+        obj = self.view_object(view, view_id)
         self.open_views[view_id] = obj
         return {"view": obj}
 
@@ -1172,7 +1177,7 @@ class SlackStub:
         self._check_view_limits("views.update", view, expected_type=current["type"])
         assert isinstance(view, dict)
         self._check_external_id(view, current["id"])
-        obj = self._view_object(view, current["id"], root_view_id=current["root_view_id"])
+        obj = self.view_object(view, current["id"], root_view_id=current["root_view_id"])
         obj["state"] = current.get("state", {"values": {}})
         owner = self._home_owner.get(current["id"])
         if owner is not None:
@@ -1195,7 +1200,7 @@ class SlackStub:
         assert isinstance(view, dict)
         view_id = current["id"] if current else self._new_id("V")
         self._check_external_id(view, view_id)
-        obj = self._view_object(view, view_id)
+        obj = self.view_object(view, view_id)
         self.home_views[user_id] = obj
         self._home_owner[view_id] = user_id
         return {"view": obj}

@@ -533,12 +533,12 @@ class Workspace:
             self.errors[view_id] = {str(k): str(v) for k, v in (body.get("errors") or {}).items()}
         elif action == "update" and new_view is not None:
             self._checked(new_view)
-            self.stub.open_views[view_id] = _view_object(view, new_view, view_id)
+            self.stub.open_views[view_id] = self._answered_view(view, new_view, view_id)
             self.external.pop(view_id, None)
         elif action == "push" and new_view is not None:
             self._checked(new_view)
             pushed = f"V{secrets.token_hex(5).upper()}"
-            self.stub.open_views[pushed] = _view_object(view, new_view, pushed)
+            self.stub.open_views[pushed] = self._answered_view(view, new_view, pushed)
             stack.append(pushed)
         elif action == "clear":
             self._close(person.user_id, everything=True)
@@ -549,6 +549,17 @@ class Workspace:
     def _checked(self, view: dict[str, Any]) -> None:
         """Hold views answered in a response_action to Slack's limits too."""
         self.stub.violations.extend(f"view_submission response: {p}" for p in check_view(view))
+
+    def _answered_view(
+        self, base: Mapping[str, Any], view: Mapping[str, Any], view_id: str
+    ) -> dict[str, Any]:
+        """The view Slack keeps after a response_action update (same id) or push (new id)."""
+        return self.stub.view_object(
+            view,
+            view_id,
+            root_view_id=base.get("root_view_id") or view_id,
+            previous_view_id=base.get("id") if base.get("id") != view_id else None,
+        )
 
     def _close(self, user_id: str, *, view_id: str | None = None, everything: bool = False) -> None:
         stack = self.modals.setdefault(user_id, [])
@@ -641,26 +652,6 @@ def _json(reply: Reply) -> dict[str, Any]:
     except ValueError:
         return {}
     return body if isinstance(body, dict) else {}
-
-
-def _view_object(base: Mapping[str, Any], view: Mapping[str, Any], view_id: str) -> dict[str, Any]:
-    """The view object Slack keeps after a response_action update or push."""
-    return {
-        **base,
-        "id": view_id,
-        "type": view.get("type"),
-        "title": view.get("title"),
-        "submit": view.get("submit"),
-        "close": view.get("close"),
-        "blocks": view.get("blocks") or [],
-        "private_metadata": view.get("private_metadata", ""),
-        "callback_id": view.get("callback_id", ""),
-        "external_id": view.get("external_id", ""),
-        "state": {"values": {}},
-        "hash": secrets.token_hex(6),
-        "root_view_id": base.get("root_view_id") or view_id,
-        "previous_view_id": base.get("id") if base.get("id") != view_id else None,
-    }
 
 
 # --- the page ----------------------------------------------------------------------------
